@@ -1,0 +1,26 @@
+// Shared engine types. Units: log-probs are natural-log nats everywhere inside the engine.
+
+/** Normalised view of a model folder's config.json (HF / Optimum / transformers.js layout). */
+export interface ModelConfig {
+  modelType: string; // "llama", "gpt2", ...
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  hiddenSize: number;
+  vocabSize: number;
+  maxPositions: number; // context length
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  /** Layers for which the graph has early-exit logits outputs (`logits_layer_{k}`), from config.json `lens_early_exit_layers`. */
+  earlyExitLayers: number[];
+}
+
+/** One token of a text with its exact UTF-16 range in the original string. */
+export interface TokenSpan {
+  id: number;
+  /** Display text (the characters the token covers; for a partial multi-byte character, the whole character). */
+  text: string;
+  start: number;
+  end: number;
+}
