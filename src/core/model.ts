@@ -1,0 +1,393 @@
+// A causal LM loaded from a model folder (Hugging Face / Optimum / transformers.js layout) and run
+// with ONNX Runtime. The graph's inputs and outputs are discovered from the session, not assumed.
+//
+// Scoring contract (written once, here): the log-probs at position i score token i+1.
+import * as ort from 'onnxruntime-node';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ModelConfig } from './types';
+import { readModelConfig } from './config';
+import { LensError } from './errors';
+import { LensTokenizer } from './tokenizer';
+import { halfToFloat } from './half';
+
+export type Provider = 'cpu' | 'cuda' | 'webgpu';
+
+export interface LoadOptions {
+  /** Intra-op threads (default 2; spinning is turned off). */
+  threads?: number;
+  /** Execution provider; falls back to CPU with a note when it cannot load. */
+  provider?: Provider;
+  /** ONNX file relative to the folder; default: first of ONNX_CANDIDATES present. */
+  onnxFile?: string;
+}
+
+/** Where an ONNX decoder may sit in a model folder, in order of preference. */
+export const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/decoder_model_merged.onnx', 'onnx/decoder_model.onnx'];
+
+type KvType = 'float32' | 'float16';
+
+/** What the graph takes and gives, discovered from the inference session. */
+export interface GraphIO {
+  inputIdsType: 'int64' | 'int32';
+  hasAttentionMask: boolean;
+  hasPositionIds: boolean;
+  hasUseCacheBranch: boolean;
+  kvType: KvType;
+  numLayers: number; // number of past_key_values.{i}.key inputs
+  logitsType: 'float32' | 'float16';
+  /** Early-exit outputs `logits_layer_{k}` present in the graph, by layer k. */
+  earlyExit: number[];
+  inputs: { name: string; type: string; shape: (number | string)[] }[];
+  outputs: { name: string; type: string; shape: (number | string)[] }[];
+}
+
+/**
+ * The KV cache of a batch of rows plus each row's attention mask over the cached positions.
+ * tensors[2*i] / tensors[2*i+1]: layer i key / value, each [batch, kvHeads, pastLen, headDim].
+ */
+export interface KvState {
+  batch: number;
+  pastLen: number;
+  tensors: ort.Tensor[];
+  /** mask[b][p] = 1 for a real token at cached position p, 0 for padding. */
+  mask: Uint8Array[];
+}
+
+export interface ForwardResult {
+  batch: number;
+  seq: number;
+  vocab: number;
+  /** Raw logits, [batch, seq, vocab] row-major (float32 even when the graph gives float16). */
+  logits: Float32Array;
+  /** Early-exit logits by layer, each [batch, seq, vocab]; only when requested. */
+  early: Map<number, Float32Array>;
+  /** The cache after this step (pastLen + seq positions). */
+  state: KvState;
+}
+
+export interface ForwardOptions {
+  state?: KvState;
+  /** Per row, 1 for a real token and 0 for padding in the new tokens; default all 1. */
+  newMask?: Uint8Array[];
+  /** Early-exit layers to fetch (must exist in the graph). */
+  earlyExit?: number[];
+}
+
+function findOnnx(dir: string, onnxFile?: string): string {
+  if (onnxFile) {
+    const p = join(dir, onnxFile);
+    if (!existsSync(p)) throw new LensError('missing-file', `ONNX file not found: ${p}`);
+    return p;
+  }
+  for (const c of ONNX_CANDIDATES) {
+    const p = join(dir, c);
+    if (existsSync(p)) return p;
+  }
+  throw new LensError('missing-file', `No ONNX model in ${dir}: looked for ${ONNX_CANDIDATES.join(', ')}`);
+}
+
+function sessionOptions(threads: number, provider: Provider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+function meta(m: readonly ort.InferenceSession.ValueMetadata[]): GraphIO['inputs'] {
+  return m.map((v) => ({
+    name: v.name,
+    type: v.isTensor ? v.type : 'non-tensor',
+    shape: v.isTensor ? [...v.shape] : [],
+  }));
+}
+
+export class CausalLM {
+  private constructor(
+    readonly dir: string,
+    readonly onnxPath: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: LensTokenizer,
+    readonly io: GraphIO,
+    /** Vocabulary size of the logits (may exceed the tokenizer's when the model pads it). */
+    readonly vocab: number,
+    readonly provider: Provider,
+    /** Set when the requested provider could not be used. */
+    readonly providerNote: string | null,
+    private session: ort.InferenceSession,
+  ) {}
+
+  static async load(dirIn: string, opts: LoadOptions = {}): Promise<CausalLM> {
+    const dir = resolve(dirIn);
+    if (!existsSync(dir)) throw new LensError('missing-file', `Model folder not found: ${dir}`);
+    if (!statSync(dir).isDirectory()) throw new LensError('bad-argument', `Model path is not a folder: ${dir}`);
+    const config = readModelConfig(dir);
+    const tokenizer = await LensTokenizer.load(dir);
+    const onnxPath = findOnnx(dir, opts.onnxFile);
+    const threads = opts.threads ?? 2;
+    const wanted = opts.provider ?? 'cpu';
+    let provider: Provider = wanted;
+    let providerNote: string | null = null;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(onnxPath, sessionOptions(threads, wanted));
+    } catch (e) {
+      if (wanted === 'cpu') throw badModel(onnxPath, e);
+      providerNote = `The ${wanted} execution provider could not be used (${firstLine(e)}); running on CPU instead.`;
+      provider = 'cpu';
+      try {
+        session = await ort.InferenceSession.create(onnxPath, sessionOptions(threads, 'cpu'));
+      } catch (e2) {
+        throw badModel(onnxPath, e2);
+      }
+    }
+    try {
+      const io = discover(session, config, onnxPath);
+      const vocab = logitsVocab(session, config);
+      if (tokenizer.vocabSize > vocab) {
+        throw new LensError(
+          'vocab-mismatch',
+          `The tokenizer has ${tokenizer.vocabSize} tokens but the model's logits have ${vocab}: tokenizer.json does not belong to this model (${dir}).`,
+        );
+      }
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session);
+    } catch (e) {
+      await session.release().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * The BOS id, prepended to every scored or generated string (as the seed did: `bos_token + text`),
+   * from tokenizer_config.json's bos_token, else config.json's bos_token_id; null when there is none.
+   */
+  get bosId(): number | null {
+    return this.tokenizer.bosId ?? this.config.bosTokenId;
+  }
+
+  get eosIds(): number[] {
+    const s = new Set(this.config.eosTokenIds);
+    if (this.tokenizer.eosId !== null) s.add(this.tokenizer.eosId);
+    return [...s];
+  }
+
+  get maxPositions(): number {
+    return this.config.maxPositions;
+  }
+
+  /** An empty cache for `batch` rows. */
+  emptyState(batch: number): KvState {
+    const { numKvHeads, headDim } = this.config;
+    const tensors: ort.Tensor[] = [];
+    for (let i = 0; i < 2 * this.io.numLayers; i++) {
+      const data = this.io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+      tensors.push(new ort.Tensor(this.io.kvType, data, [batch, numKvHeads, 0, headDim])); // [batch, kvHeads, 0, headDim]
+    }
+    return { batch, pastLen: 0, tensors, mask: Array.from({ length: batch }, () => new Uint8Array(0)) };
+  }
+
+  /**
+   * One forward over `rows` (each the same length `seq`; pad yourself and say so in newMask) on top
+   * of `state`. Returns [batch, seq, vocab] logits and the grown cache.
+   */
+  async forward(rows: number[][], opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const batch = rows.length;
+    if (batch === 0) throw new LensError('bad-argument', 'forward: no rows');
+    const seq = rows[0].length;
+    if (seq === 0) throw new LensError('bad-argument', 'forward: empty rows');
+    for (const r of rows) if (r.length !== seq) throw new LensError('bad-argument', 'forward: rows must have equal length (pad them)');
+    const state = opts.state ?? this.emptyState(batch);
+    if (state.batch !== batch) throw new LensError('bad-argument', `forward: cache has ${state.batch} rows, input has ${batch}`);
+    const P = state.pastLen;
+    const T = P + seq;
+    if (T > this.config.maxPositions) {
+      throw new LensError('bad-argument', `forward: ${T} positions exceed the model's context of ${this.config.maxPositions}`);
+    }
+    const newMask = opts.newMask ?? rows.map(() => new Uint8Array(seq).fill(1));
+
+    // Full mask [batch, past + seq] and position ids [batch, seq] = (real tokens before) per row.
+    const mask: Uint8Array[] = [];
+    const maskData = new BigInt64Array(batch * T);
+    const posData = new BigInt64Array(batch * seq);
+    let anyPad = false;
+    for (let b = 0; b < batch; b++) {
+      const m = new Uint8Array(T);
+      m.set(state.mask[b], 0);
+      m.set(newMask[b], P);
+      mask.push(m);
+      let count = 0;
+      for (let t = 0; t < T; t++) {
+        maskData[b * T + t] = BigInt(m[t]);
+        if (!m[t]) anyPad = true;
+        if (t >= P) posData[b * seq + (t - P)] = BigInt(m[t] ? count : 0);
+        count += m[t];
+      }
+    }
+    if (anyPad && !this.io.hasAttentionMask) {
+      throw new LensError('bad-model', `${this.onnxPath} has no attention_mask input, so it cannot run padded batches; run rows one at a time.`);
+    }
+
+    const feeds: Record<string, ort.Tensor> = {};
+    const idsFlat = rows.flat();
+    feeds.input_ids =
+      this.io.inputIdsType === 'int32'
+        ? new ort.Tensor('int32', Int32Array.from(idsFlat), [batch, seq]) // [batch, seq]
+        : new ort.Tensor('int64', BigInt64Array.from(idsFlat, (x) => BigInt(x)), [batch, seq]); // [batch, seq]
+    if (this.io.hasAttentionMask) feeds.attention_mask = new ort.Tensor('int64', maskData, [batch, T]); // [batch, past+seq]
+    if (this.io.hasPositionIds) feeds.position_ids = new ort.Tensor('int64', posData, [batch, seq]); // [batch, seq]
+    if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([P > 0 ? 1 : 0]), [1]);
+    for (let i = 0; i < this.io.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = state.tensors[2 * i];
+      feeds[`past_key_values.${i}.value`] = state.tensors[2 * i + 1];
+    }
+    const early = opts.earlyExit ?? [];
+    for (const k of early) {
+      if (!this.io.earlyExit.includes(k)) {
+        throw new LensError('bad-argument', `This model has no early-exit logits for layer ${k} (it has: ${this.io.earlyExit.join(', ') || 'none'}); re-export with --early-exit.`);
+      }
+    }
+    const fetches = ['logits'];
+    for (let i = 0; i < this.io.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
+    for (const k of early) fetches.push(`logits_layer_${k}`);
+
+    const out = await this.session.run(feeds, fetches);
+    const logitsT = out.logits;
+    if (logitsT.dims.length !== 3 || logitsT.dims[0] !== batch || logitsT.dims[1] !== seq) {
+      throw new LensError('bad-model', `logits has shape [${logitsT.dims.join(', ')}], expected [${batch}, ${seq}, vocab]`);
+    }
+    const tensors: ort.Tensor[] = [];
+    for (let i = 0; i < this.io.numLayers; i++) tensors.push(out[`present.${i}.key`], out[`present.${i}.value`]);
+    const earlyMap = new Map<number, Float32Array>();
+    for (const k of early) earlyMap.set(k, toFloat32(out[`logits_layer_${k}`]));
+    return {
+      batch,
+      seq,
+      vocab: logitsT.dims[2],
+      logits: toFloat32(logitsT),
+      early: earlyMap,
+      state: { batch, pastLen: T, tensors, mask },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  /** Total parameter count from the graph's initializers is not exposed by ORT; estimate from config. */
+  describe(): Record<string, unknown> {
+    return {
+      dir: this.dir,
+      onnx: this.onnxPath,
+      modelType: this.config.modelType,
+      layers: this.config.numLayers,
+      heads: this.config.numHeads,
+      kvHeads: this.config.numKvHeads,
+      headDim: this.config.headDim,
+      hiddenSize: this.config.hiddenSize,
+      vocab: this.vocab,
+      tokenizerVocab: this.tokenizer.vocabSize,
+      tokenizer: this.tokenizer.kind,
+      context: this.config.maxPositions,
+      bos: this.bosId,
+      eos: this.eosIds,
+      provider: this.provider,
+      providerNote: this.providerNote,
+      earlyExitLayers: this.io.earlyExit,
+      inputs: this.io.inputs,
+      outputs: this.io.outputs,
+    };
+  }
+}
+
+/** Repeat / select batch rows of a cache: out row j = in row rowsIdx[j]. */
+export function selectRows(state: KvState, rowsIdx: number[]): KvState {
+  const tensors = state.tensors.map((t) => {
+    const [B, H, P, D] = t.dims;
+    const per = H * P * D;
+    const src = t.data as Float32Array | Uint16Array;
+    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(rowsIdx.length * per);
+    rowsIdx.forEach((r, j) => {
+      if (r < 0 || r >= B) throw new LensError('bad-argument', `selectRows: row ${r} out of range`);
+      dst.set(src.subarray(r * per, (r + 1) * per), j * per);
+    });
+    return new ort.Tensor(t.type as 'float32', dst as Float32Array, [rowsIdx.length, H, P, D]); // [batch', kvHeads, past, headDim]
+  });
+  return { batch: rowsIdx.length, pastLen: state.pastLen, tensors, mask: rowsIdx.map((r) => state.mask[r].slice()) };
+}
+
+function toFloat32(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') return halfToFloat(t.data as Uint16Array);
+  throw new LensError('bad-model', `unsupported logits type ${t.type}`);
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0];
+}
+
+function badModel(path: string, e: unknown): LensError {
+  return new LensError('bad-model', `ONNX Runtime could not load ${path}: ${firstLine(e)}`);
+}
+
+function discover(session: ort.InferenceSession, config: ModelConfig, path: string): GraphIO {
+  const inputs = meta(session.inputMetadata);
+  const outputs = meta(session.outputMetadata);
+  const byName = new Map(inputs.map((i) => [i.name, i]));
+  const ids = byName.get('input_ids');
+  if (!ids) throw new LensError('bad-model', `${path} has no input_ids input (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+  if (!outputs.some((o) => o.name === 'logits')) throw new LensError('bad-model', `${path} has no logits output`);
+  let numLayers = 0;
+  while (byName.has(`past_key_values.${numLayers}.key`)) numLayers++;
+  if (numLayers === 0) throw new LensError('bad-model', `${path} has no past_key_values.{i}.key inputs: a decoder with a KV cache is required`);
+  if (numLayers !== config.numLayers) {
+    throw new LensError('bad-config', `config.json says ${config.numLayers} layers but ${path} has ${numLayers} past_key_values inputs`);
+  }
+  const kv = byName.get('past_key_values.0.key')!;
+  const kvType = kv.type === 'float16' ? 'float16' : kv.type === 'float32' ? 'float32' : null;
+  if (!kvType) throw new LensError('bad-model', `unsupported KV cache type ${kv.type}`);
+  const [, h, , d] = kv.shape;
+  if (typeof h === 'number' && h !== config.numKvHeads) {
+    throw new LensError('bad-config', `config.json implies ${config.numKvHeads} key/value heads but the graph's cache has ${h}`);
+  }
+  if (typeof d === 'number' && d !== config.headDim) {
+    throw new LensError('bad-config', `config.json implies head size ${config.headDim} but the graph's cache has ${d}`);
+  }
+  for (let i = 0; i < numLayers; i++) {
+    if (!outputs.some((o) => o.name === `present.${i}.key`) || !outputs.some((o) => o.name === `present.${i}.value`)) {
+      throw new LensError('bad-model', `${path} lacks present.${i}.key/value outputs`);
+    }
+  }
+  const logits = outputs.find((o) => o.name === 'logits')!;
+  const earlyExit = outputs
+    .map((o) => /^logits_layer_(\d+)$/.exec(o.name))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  return {
+    inputIdsType: ids.type === 'int32' ? 'int32' : 'int64',
+    hasAttentionMask: byName.has('attention_mask'),
+    hasPositionIds: byName.has('position_ids'),
+    hasUseCacheBranch: byName.has('use_cache_branch'),
+    kvType,
+    numLayers,
+    logitsType: logits.type === 'float16' ? 'float16' : 'float32',
+    earlyExit,
+    inputs,
+    outputs,
+  };
+}
+
+function logitsVocab(session: ort.InferenceSession, config: ModelConfig): number {
+  const m = session.outputMetadata.find((o) => o.name === 'logits');
+  const v = m && m.isTensor ? m.shape[2] : undefined;
+  if (typeof v === 'number') {
+    if (v !== config.vocabSize) {
+      throw new LensError('bad-config', `config.json says vocab_size ${config.vocabSize} but the graph's logits have ${v}`);
+    }
+    return v;
+  }
+  return config.vocabSize;
+}

@@ -1,0 +1,44 @@
+import { Rng, type Seed } from './rng';
+import type { Candidates, Sampler } from './sampler';
+
+/**
+ * Final sampler: draws a token from softmax(logits) over the tokens still present (float64 weights
+ * exp(z_i − z_max)), by inverse CDF in ascending token-id order with one u = rng.nextFloat() ∈ [0, 1):
+ * the first id whose cumulative weight exceeds u · Σ weights. Exactly ONE nextFloat() is consumed per
+ * `apply` (even when only one token remains), so the RNG position depends only on the number of steps.
+ */
+export class DistSampler implements Sampler {
+  readonly name: string;
+  private rng: Rng;
+  constructor(seed: Seed | Rng = 0) {
+    this.rng = seed instanceof Rng ? seed : new Rng(seed);
+    this.name = seed instanceof Rng ? 'dist' : `dist(seed=${JSON.stringify(seed)})`;
+  }
+  apply(c: Candidates): void {
+    const z = c.logits;
+    const u = this.rng.nextFloat();
+    let max = -Infinity;
+    for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
+    if (max === -Infinity) throw new Error('dist: every candidate was removed');
+    let total = 0;
+    for (let i = 0; i < z.length; i++) if (z[i] > -Infinity) total += Math.exp(z[i] - max);
+    const target = u * total;
+    let cum = 0;
+    let last = -1;
+    for (let i = 0; i < z.length; i++) {
+      if (!(z[i] > -Infinity)) continue;
+      cum += Math.exp(z[i] - max);
+      last = i;
+      if (cum > target) { c.selected = i; return; }
+    }
+    c.selected = last; // only reachable through rounding when u is within 2^-53 of 1
+  }
+  accept(_token: number): void {}
+  /** No-op: the RNG keeps its position (reset() forgets tokens, it does not rewind randomness). */
+  reset(): void {}
+  clone(): DistSampler {
+    const d = new DistSampler(this.rng.clone());
+    (d as { name: string }).name = this.name;
+    return d;
+  }
+}
