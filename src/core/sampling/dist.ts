@@ -10,9 +10,10 @@ import type { Candidates, Sampler } from './sampler';
 export class DistSampler implements Sampler {
   readonly name: string;
   private rng: Rng;
-  constructor(seed: Seed | Rng = 0) {
+  /** `seed` seeds a new Rng; an `Rng` is used as is (not copied). */
+  constructor(seed: Seed | Rng = 0, name?: string) {
     this.rng = seed instanceof Rng ? seed : new Rng(seed);
-    this.name = seed instanceof Rng ? 'dist' : `dist(seed=${JSON.stringify(seed)})`;
+    this.name = name ?? (seed instanceof Rng ? 'dist' : `dist(seed=${JSON.stringify(seed)})`);
   }
   apply(c: Candidates): void {
     const z = c.logits;
@@ -37,8 +38,6 @@ export class DistSampler implements Sampler {
   /** No-op: the RNG keeps its position (reset() forgets tokens, it does not rewind randomness). */
   reset(): void {}
   clone(): DistSampler {
-    const d = new DistSampler(this.rng.clone());
-    (d as { name: string }).name = this.name;
-    return d;
+    return new DistSampler(this.rng.clone(), this.name);
   }
 }
