@@ -4,6 +4,7 @@
 // The protobuf encoding itself is onnx-proto's; nothing here hand-writes wire format.
 
 import onnxProto from 'onnx-proto';
+import type { onnx as pb } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
@@ -46,7 +47,7 @@ export const attr = {
   string: (value: string): Attr => ({ kind: 'string', value }),
 };
 
-function encodeAttr(name: string, a: Attr): onnx.IAttributeProto {
+function encodeAttr(name: string, a: Attr): pb.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
     case 'int':
@@ -62,7 +63,7 @@ function encodeAttr(name: string, a: Attr): onnx.IAttributeProto {
   }
 }
 
-function valueInfo(name: string, dtype: DType, dims: readonly Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, dtype: DType, dims: readonly Dim[]): pb.IValueInfoProto {
   return {
     name,
     type: {
@@ -97,10 +98,10 @@ export interface NodeOptions {
  *   const h = g.op('MatMul', [x, g.initFloat('w', w, [d, n])]); // [B, S, n]
  */
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private readonly nodes: pb.INodeProto[] = [];
+  private readonly initializers: pb.ITensorProto[] = [];
+  private readonly inputs: pb.IValueInfoProto[] = [];
+  private readonly outputs: pb.IValueInfoProto[] = [];
   private readonly names = new Set<string>();
   private readonly constCache = new Map<string, string>();
   private counter = 0;
@@ -205,7 +206,7 @@ export class GraphBuilder {
   }
 
   /** The ModelProto object (for inspection); `toBytes` serialises it. */
-  toModel(meta: Record<string, string> = {}): onnx.ModelProto {
+  toModel(meta: Record<string, string> = {}): pb.ModelProto {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'likelihood-lens',
