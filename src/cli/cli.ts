@@ -1,0 +1,311 @@
+// The `lens` command line.
+import { parseArgs } from 'node:util';
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve, join, dirname } from 'node:path';
+import { CausalLM, type Provider } from '../core/model';
+import { scoreText, scoreContinuations, type ScoreResult } from '../core/scoring';
+import { generate } from '../core/generate';
+import { exportLlama2c } from '../core/export/llama2c';
+import { buildSamplerChain } from '../core/sampling/factory';
+import { isLensError, LensError } from '../core/errors';
+
+const USAGE = `lens — per-token likelihoods under a local language model
+
+Usage:
+  lens score    --model DIR (--text T | --file F | stdin) [--context C] [--separator S] [--top-k K] [--no-bos] [--json]
+  lens generate --model DIR --prompt P [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
+                [--repetition-penalty R] [--seed S] [--stop STR ...] [--json]
+  lens rank     --model DIR --context Q --candidate A1 --candidate A2 ... [--json]
+  lens info     --model DIR
+  lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4]
+
+Common options: --threads N (default 2), --device cpu|cuda|webgpu (falls back to cpu).
+Log-probs are natural-log nats; bits only where named.`;
+
+const common = {
+  model: { type: 'string' },
+  threads: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function fail(msg: string): never {
+  throw new LensError('bad-argument', msg);
+}
+
+function int(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function float(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) fail(`--${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Where embedded models live (models/ at the package root). */
+function packageRoot(): string {
+  let d = typeof __dirname !== 'undefined' ? __dirname : process.cwd();
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  return process.cwd();
+}
+
+export function resolveModel(m: string | undefined): string {
+  if (!m) {
+    fail('--model is required: a model folder (e.g. one made by `lens export llama2c`), or an embedded model name.');
+  }
+  if (existsSync(m)) return resolve(m);
+  const embedded = join(packageRoot(), 'models', m);
+  if (existsSync(embedded)) return embedded;
+  throw new LensError('missing-file', `Model not found: ${m} is neither a folder nor an embedded model name.`);
+}
+
+async function loadModel(v: { model?: string; threads?: string; device?: string }): Promise<CausalLM> {
+  const device = (v.device ?? 'cpu') as Provider;
+  if (!['cpu', 'cuda', 'webgpu'].includes(device)) fail(`--device must be cpu, cuda or webgpu, got ${device}`);
+  const lm = await CausalLM.load(resolveModel(v.model), { threads: int(v.threads, 'threads', 2) || 2, provider: device });
+  if (lm.providerNote) process.stderr.write(`note: ${lm.providerNote}\n`);
+  return lm;
+}
+
+/** Makes whitespace and control characters visible in a one-line table cell. */
+export function visible(s: string): string {
+  return s
+    .replace(/\r/g, '\\r')
+    .replace(/\n/g, '\\n')
+    .replace(/\t/g, '\\t')
+    .replace(/ /g, '·')
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function fmt(x: number | null, d = 3): string {
+  return x === null ? '—' : x.toFixed(d);
+}
+
+function printScore(r: ScoreResult): void {
+  const rows = r.tokens.map((t, i) => [
+    String(i),
+    visible(t.text),
+    fmt(t.logprob),
+    t.logprob === null ? '—' : Math.exp(t.logprob).toFixed(4),
+    t.rank === null ? '—' : String(t.rank),
+    fmt(t.entropy),
+    t.top
+      .slice(0, 3)
+      .map((a) => `${visible(a.text)} ${Math.exp(a.logprob).toFixed(3)}`)
+      .join('  '),
+  ]);
+  const head = ['#', 'token', 'logprob', 'p', 'rank', 'entropy', 'top alternatives (p)'];
+  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, w[i]))).join('  ');
+  console.log(line(head));
+  for (const row of rows) console.log(line(row));
+  console.log();
+  if (r.context) {
+    console.log(`conditional on ${JSON.stringify(r.context.text)} (separator ${JSON.stringify(r.context.separator)})`);
+    if (!r.context.boundary.aligned) console.log(`note: ${r.context.boundary.note}`);
+  }
+  console.log(
+    `NLL ${r.nll.toFixed(4)} nats over ${r.n_tokens} tokens · mean ${r.mean_nll.toFixed(4)} · perplexity ${r.perplexity.toFixed(3)} · ${r.bits_per_char.toFixed(4)} bits/char`,
+  );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function cmdScore(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      ...common,
+      text: { type: 'string' },
+      file: { type: 'string' },
+      context: { type: 'string' },
+      separator: { type: 'string' },
+      'top-k': { type: 'string' },
+      'no-bos': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (v.text !== undefined && v.file !== undefined) fail('give --text or --file, not both');
+  let text: string;
+  if (v.text !== undefined) text = v.text;
+  else if (v.file !== undefined) {
+    if (!existsSync(v.file)) throw new LensError('missing-file', `File not found: ${v.file}`);
+    text = readFileSync(v.file, 'utf8');
+  } else if (!process.stdin.isTTY) text = await readStdin();
+  else fail('nothing to score: give --text, --file or pipe text on stdin');
+  const lm = await loadModel(v);
+  try {
+    const r = await scoreText(lm, text, {
+      context: v.context,
+      separator: v.separator,
+      topK: int(v['top-k'], 'top-k', 5),
+      bos: v['no-bos'] ? false : undefined,
+    });
+    if (v.json) {
+      const { model: _m, windows: _w, mean_nll: _mn, bits_per_char: _b, ...rest } = r;
+      console.log(JSON.stringify({ model: lm.dir, ...rest, mean_nll: r.mean_nll, bits_per_char: r.bits_per_char }));
+    } else printScore(r);
+  } finally {
+    await lm.dispose();
+  }
+}
+
+async function cmdGenerate(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      ...common,
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      stop: { type: 'string', multiple: true },
+    },
+    strict: true,
+  });
+  const lm = await loadModel(v);
+  try {
+    const sampler = buildSamplerChain({
+      temperature: float(v.temperature, 'temperature') ?? 0,
+      topK: v['top-k'] === undefined ? undefined : int(v['top-k'], 'top-k', 0),
+      topP: float(v['top-p'], 'top-p'),
+      minP: float(v['min-p'], 'min-p'),
+      repetitionPenalty: float(v['repetition-penalty'], 'repetition-penalty'),
+      seed: int(v.seed, 'seed', 0),
+    });
+    const it = generate(lm, v.prompt ?? '', { maxTokens: int(v['max-tokens'], 'max-tokens', 64), sampler, stop: v.stop });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        const r = n.value;
+        if (v.json) {
+          console.log(JSON.stringify({ text: r.text, tokens: r.tokens.map((t) => ({ id: t.id, text: t.text, logprob: t.logprob })), stop_reason: r.stopReason }));
+        } else process.stdout.write('\n');
+        break;
+      }
+      if (!v.json) process.stdout.write(n.value.text);
+    }
+  } finally {
+    await lm.dispose();
+  }
+}
+
+async function cmdRank(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: { ...common, context: { type: 'string' }, candidate: { type: 'string', multiple: true }, separator: { type: 'string' } },
+    strict: true,
+  });
+  if (v.context === undefined) fail('--context is required (the question)');
+  if (!v.candidate?.length) fail('give at least one --candidate');
+  const lm = await loadModel(v);
+  try {
+    const r = await scoreContinuations(lm, v.context, v.candidate, { separator: v.separator, topK: 0 });
+    const rows = r.results.map((s, i) => ({ candidate: v.candidate![i], nll: s.nll, n_tokens: s.n_tokens, mean_nll: s.mean_nll }));
+    const bySum = [...rows].sort((a, b) => a.nll - b.nll);
+    if (v.json) {
+      console.log(JSON.stringify({ context: v.context, ranked: bySum, by_mean: [...rows].sort((a, b) => a.mean_nll - b.mean_nll).map((x) => x.candidate) }));
+      return;
+    }
+    console.log(`candidates for ${JSON.stringify(v.context)}, by conditional NLL (nats):`);
+    bySum.forEach((x, i) => console.log(`${i + 1}. ${x.nll.toFixed(3)} (${x.mean_nll.toFixed(3)}/token, ${x.n_tokens} tokens)  ${x.candidate}`));
+  } finally {
+    await lm.dispose();
+  }
+}
+
+async function cmdInfo(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({ args, options: { ...common }, strict: true });
+  const lm = await loadModel(v);
+  try {
+    const d = lm.describe();
+    if (v.json) console.log(JSON.stringify(d));
+    else for (const [k, x] of Object.entries(d)) console.log(`${pad(k, 16)} ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`);
+  } finally {
+    await lm.dispose();
+  }
+}
+
+async function cmdExport(args: string[]): Promise<void> {
+  const [family, ...rest] = args;
+  if (family !== 'llama2c') fail(`lens export: unknown format ${JSON.stringify(family ?? '')} (supported: llama2c)`);
+  const { values: v } = parseArgs({
+    args: rest,
+    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' } },
+    strict: true,
+  });
+  if (!v.weights || !v.tokenizer || !v.out) fail('lens export llama2c needs --weights FILE.bin --tokenizer DIR --out DIR');
+  const earlyExitLayers = v['early-exit']
+    ? v['early-exit'].split(',').map((x) => {
+        const n = Number(x.trim());
+        if (!Number.isInteger(n) || n < 1) fail(`--early-exit takes layer numbers like 2,4; got ${JSON.stringify(x)}`);
+        return n;
+      })
+    : undefined;
+  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers });
+  console.log(`wrote ${resolve(v.out)}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'score':
+        await cmdScore(rest);
+        return 0;
+      case 'generate':
+        await cmdGenerate(rest);
+        return 0;
+      case 'rank':
+        await cmdRank(rest);
+        return 0;
+      case 'info':
+        await cmdInfo(rest);
+        return 0;
+      case 'export':
+        await cmdExport(rest);
+        return 0;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        console.error(`lens: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (isLensError(e)) {
+      console.error(`lens: ${e.message}`);
+      return 1;
+    }
+    if ((e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+      console.error(`lens: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
