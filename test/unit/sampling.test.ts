@@ -162,6 +162,19 @@ test('T=0 is greedy and deterministic regardless of seed and of the other option
   assert.equal(sampleToken(new SamplerChain([new TemperatureSampler(0), new DistSampler(3)]), Float32Array.from([1, 4, 4])), 1);
 });
 
+test('reset starts over: forgets accepted tokens and rewinds the RNG', () => {
+  const s = buildSamplerChain({ temperature: 1.2, repetitionPenalty: 1.4, seed: 5 });
+  acceptTokens(s, [4, 5]);
+  const first = generate(s, 30);
+  generate(s, 7);
+  s.reset();
+  acceptTokens(s, [4, 5]);
+  assert.deepEqual(generate(s, 30), first);
+  // Without re-feeding the prompt the penalty history differs, so (for this seed) the run differs.
+  s.reset();
+  assert.notDeepEqual(generate(s, 30), first);
+});
+
 test('a chain of chains behaves like the flat chain (apply order, accept, clone)', () => {
   const flat = new SamplerChain([new RepetitionPenaltySampler(1.3), new TopKSampler(10), new TemperatureSampler(0.8), new DistSampler(77)]);
   const nested = new SamplerChain([

@@ -1,4 +1,4 @@
-import { Rng, type Seed } from './rng';
+import { Rng, type RngState, type Seed } from './rng';
 import type { Candidates, Sampler } from './sampler';
 
 /**
@@ -6,13 +6,18 @@ import type { Candidates, Sampler } from './sampler';
  * exp(z_i − z_max)), by inverse CDF in ascending token-id order with one u = rng.nextFloat() ∈ [0, 1):
  * the first id whose cumulative weight exceeds u · Σ weights. Exactly ONE nextFloat() is consumed per
  * `apply` (even when only one token remains), so the RNG position depends only on the number of steps.
+ * `reset()` rewinds the RNG to where this sampler started (like llama.cpp's dist reset re-seeding), so
+ * a reset sampler repeats its draws; `clone()` copies both the start and the current position.
  */
 export class DistSampler implements Sampler {
   readonly name: string;
   private rng: Rng;
-  /** `seed` seeds a new Rng; an `Rng` is used as is (not copied). */
+  /** RNG state at construction, restored by reset(). */
+  private readonly start: RngState;
+  /** `seed` seeds a new Rng; an `Rng` is used as is (not copied) and its current position is the start. */
   constructor(seed: Seed | Rng = 0, name?: string) {
     this.rng = seed instanceof Rng ? seed : new Rng(seed);
+    this.start = this.rng.state();
     this.name = name ?? (seed instanceof Rng ? 'dist' : `dist(seed=${JSON.stringify(seed)})`);
   }
   apply(c: Candidates): void {
@@ -35,9 +40,13 @@ export class DistSampler implements Sampler {
     c.selected = last; // only reachable through rounding when u is within 2^-53 of 1
   }
   accept(_token: number): void {}
-  /** No-op: the RNG keeps its position (reset() forgets tokens, it does not rewind randomness). */
-  reset(): void {}
+  /** Rewinds the RNG to its starting state. */
+  reset(): void {
+    this.rng = Rng.fromState(this.start);
+  }
   clone(): DistSampler {
-    return new DistSampler(this.rng.clone(), this.name);
+    const d = new DistSampler(Rng.fromState(this.start), this.name);
+    d.rng = this.rng.clone();
+    return d;
   }
 }

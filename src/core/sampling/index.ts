@@ -8,4 +8,4 @@ export { MinPSampler } from './min-p';
 export { RepetitionPenaltySampler } from './repetition-penalty';
 export { GreedySampler } from './greedy';
 export { DistSampler } from './dist';
-export { buildSamplerChain, type SamplingOptions } from './build';
+export { buildSamplerChain, type SamplingOptions } from './factory';

@@ -16,7 +16,7 @@ export interface Sampler {
   apply(c: Candidates): void;
   /** The token actually appended to the sequence (stateful samplers such as the repetition penalty record it). */
   accept(token: number): void;
-  /** Forget accepted tokens (RNG state of `dist` is NOT rewound; build a new sampler to restart a seed). */
+  /** Start over: forget every seen token (repetition penalty), rewind `dist`'s RNG to its starting state. */
   reset(): void;
   /** Independent copy including all state (accepted tokens, RNG position). */
   clone(): Sampler;
