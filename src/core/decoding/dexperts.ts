@@ -10,7 +10,7 @@ import { checkRows, finish, resolveTemperatures, tempered, type CombinedRow, typ
 export interface DExpertsParams {
   /** Steering strength α (finite; default 2, the paper's detoxification setting). */
   alpha?: number;
-  /** Nucleus mass in (0, 1] applied to the base row before ensembling; default 1 (no filter). */
+  /** Nucleus mass in (0, 1] applied to the (tempered) base row before ensembling; default 1 (no filter). */
   baseTopP?: number;
   /** Temperatures for [base, expert, anti-expert] (or one for all); default 1. */
   temperatures?: number | readonly number[];
@@ -28,9 +28,10 @@ export function combineDExperts(rows: readonly Row[], params: DExpertsParams = {
   const anti = tempered(rows[2], ta);
   const baseTopP = params.baseTopP ?? 1;
   let keep: Float32Array | null = null;
-  if (baseTopP < 1 || !(baseTopP > 0)) {
+  const nucleus = new TopPSampler(baseTopP); // validates baseTopP ∈ (0, 1]
+  if (baseTopP < 1) {
     const c = { logits: Float32Array.from(base), selected: -1 };
-    new TopPSampler(baseTopP).apply(c); // validates baseTopP ∈ (0, 1]
+    nucleus.apply(c);
     keep = c.logits;
   }
   const scores = new Float64Array(v);
