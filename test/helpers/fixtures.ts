@@ -3,7 +3,7 @@
 // tokenizers they ship with. Everything is generated from a seed, so fixtures are deterministic;
 // tests write them into temp dirs and nothing binary is committed.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DecoderExportOptions } from '../../src/core/export/decoder';
 import { gpt2ConfigJson, llamaConfigJson, readSpecialTokenIds, writeModelFolder } from '../../src/core/export/folder';
@@ -122,6 +122,11 @@ export function writeTinyLlamaTokenizer(dir: string, vocabSize = 512): void {
   writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
 }
 
+const GPT2_TOKENIZER_CONFIG = {
+  add_bos_token: false, add_prefix_space: false, bos_token: '<|endoftext|>', eos_token: '<|endoftext|>',
+  unk_token: '<|endoftext|>', clean_up_tokenization_spaces: false, model_max_length: 1024, tokenizer_class: 'GPT2Tokenizer',
+};
+
 /** GPT-2's byte -> printable character table (bytes_to_unicode), in GPT-2's id order. */
 export function gpt2ByteChars(): string[] {
   const bs: number[] = [];
@@ -169,13 +174,9 @@ export function writeTinyGpt2Tokenizer(dir: string, vocabSize = 320): void {
       vocab: Object.fromEntries(vocab), merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };
-  const config = {
-    add_bos_token: false, add_prefix_space: false, bos_token: '<|endoftext|>', eos_token: '<|endoftext|>',
-    unk_token: '<|endoftext|>', clean_up_tokenization_spaces: false, model_max_length: 1024, tokenizer_class: 'GPT2Tokenizer',
-  };
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
+  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(GPT2_TOKENIZER_CONFIG, null, 2));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ export function makeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): TinyMod
   // The generated tokenizer is written straight into the model folder.
   const tokenizerDir = opts.tokenizerDir ?? dir;
   if (!opts.tokenizerDir) writeTinyLlamaTokenizer(dir, weights.config.vocabSize);
-  const special = readSpecialTokenIds(tokenizerDir);
+  const special = readSpecialTokenIds(tokenizerDir, { bos: '<s>', eos: '</s>' });
   const config = llamaConfigJson(weights, { bosTokenId: special.bos, eosTokenId: special.eos, earlyExitLayers: opts.earlyExitLayers });
   const onnx = buildLlamaOnnx(weights, graphOptions(opts));
   const files = writeModelFolder(dir, { onnx, config, tokenizerDir });
@@ -315,9 +316,11 @@ export function makeTinyGpt2(dir: string, opts: TinyGpt2Options = {}): TinyModel
   // The generated tokenizer is written straight into the model folder.
   const tokenizerDir = opts.tokenizerDir ?? dir;
   if (!opts.tokenizerDir) writeTinyGpt2Tokenizer(dir, weights.config.vocabSize);
-  const special = readSpecialTokenIds(tokenizerDir);
+  const special = readSpecialTokenIds(tokenizerDir, { bos: '<|endoftext|>', eos: '<|endoftext|>' });
   const config = gpt2ConfigJson(weights, { bosTokenId: special.bos, eosTokenId: special.eos, earlyExitLayers: opts.earlyExitLayers });
   const onnx = buildGpt2Onnx(weights, graphOptions(opts));
   const files = writeModelFolder(dir, { onnx, config, tokenizerDir });
+  // Some tokenizer dirs (e.g. ../shared/tokenizers/gpt2) have no tokenizer_config.json: give the folder GPT-2's.
+  if (!existsSync(path.join(dir, 'tokenizer_config.json'))) writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(GPT2_TOKENIZER_CONFIG, null, 2));
   return { dir: files.dir, onnxPath: files.onnxPath, onnx, weights, config };
 }

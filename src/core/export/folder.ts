@@ -13,7 +13,7 @@ export interface ModelFolderContents {
   onnx: Uint8Array;
   /** config.json contents (see llamaConfigJson / gpt2ConfigJson). */
   config: Record<string, unknown>;
-  /** Folder holding tokenizer.json and tokenizer_config.json (generation_config.json optional). */
+  /** Folder holding tokenizer.json (required), tokenizer_config.json and generation_config.json (copied when present). */
   tokenizerDir: string;
 }
 
@@ -25,8 +25,8 @@ export interface ModelFolderFiles {
   files: string[];
 }
 
-const REQUIRED_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
-const OPTIONAL_TOKENIZER_FILES = ['generation_config.json'];
+const REQUIRED_TOKENIZER_FILES = ['tokenizer.json'];
+const OPTIONAL_TOKENIZER_FILES = ['tokenizer_config.json', 'generation_config.json'];
 
 /** Writes the model folder (creating it); existing files of the same names are overwritten. */
 export function writeModelFolder(outDir: string, contents: ModelFolderContents): ModelFolderFiles {
@@ -59,10 +59,12 @@ export interface SpecialTokenIds {
 
 /**
  * Looks up the BOS / EOS ids of a tokenizer dir: the `bos_token` / `eos_token` of
- * tokenizer_config.json, resolved through tokenizer.json's added_tokens and model vocab.
+ * tokenizer_config.json (or the `fallback` token strings when it does not name them or is absent),
+ * resolved through tokenizer.json's added_tokens and model vocab. null = not found.
  */
-export function readSpecialTokenIds(tokenizerDir: string): SpecialTokenIds {
-  const cfg = JSON.parse(readFileSync(path.join(tokenizerDir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+export function readSpecialTokenIds(tokenizerDir: string, fallback: { bos?: string; eos?: string } = {}): SpecialTokenIds {
+  const cfgPath = path.join(tokenizerDir, 'tokenizer_config.json');
+  const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
   const tok = JSON.parse(readFileSync(path.join(tokenizerDir, 'tokenizer.json'), 'utf8')) as {
     added_tokens?: { id: number; content: string }[];
     model?: { vocab?: Record<string, number> | [string, number][] };
@@ -76,7 +78,7 @@ export function readSpecialTokenIds(tokenizerDir: string): SpecialTokenIds {
     if (vocab && !Array.isArray(vocab) && typeof vocab[content] === 'number') return vocab[content];
     return null;
   };
-  return { bos: lookup(cfg.bos_token), eos: lookup(cfg.eos_token) };
+  return { bos: lookup(cfg.bos_token ?? fallback.bos), eos: lookup(cfg.eos_token ?? fallback.eos) };
 }
 
 /** Extra config.json facts that are not in the weights. */

@@ -8,7 +8,7 @@
 // freq_cis_imag [seq_len, head/2] (both unused: RoPE is recomputed), then wcls [vocab, dim] if untied.
 // Matrices are PyTorch Linear layout [out, in].
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DecoderExportOptions } from './decoder';
 import { llamaConfigJson, readSpecialTokenIds, writeModelFolder, type ModelFolderFiles } from './folder';
@@ -116,7 +116,7 @@ export function readLlama2c(file: string): LlamaWeights {
 export interface ExportLlama2cOptions extends DecoderExportOptions {
   /** Path of the llama2.c checkpoint (`*.bin`, legacy format). */
   weights: string;
-  /** Folder with the model's tokenizer.json and tokenizer_config.json (copied into the output). */
+  /** Folder with the model's tokenizer.json and tokenizer_config.json (+ generation_config.json), copied into the output. */
   tokenizerDir: string;
   /** Output model folder (created; files in it are overwritten). */
   outDir: string;
@@ -129,14 +129,16 @@ export interface ExportLlama2cResult extends ModelFolderFiles {
 
 /**
  * Exports a llama2.c checkpoint as a transformers.js-style model folder (onnx/model.onnx,
- * config.json, tokenizer files). BOS / EOS ids come from the tokenizer dir (llama2.c's defaults 1 / 2
- * when it does not name them). This is what `lens export llama2c --weights FILE.bin --tokenizer DIR
+ * config.json, tokenizer files). BOS / EOS ids come from the tokenizer dir (tokenizer_config.json's
+ * bos_token / eos_token, else `<s>` / `</s>`, else llama2.c's 1 / 2). Synchronous; throws on a
+ * malformed checkpoint, a missing tokenizer.json, or a tokenizer larger than the model's vocab. This is what `lens export llama2c --weights FILE.bin --tokenizer DIR
  * --out DIR [--early-exit 2,3]` runs.
  */
 export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
   const { weights: weightsPath, tokenizerDir, outDir, ...graphOpts } = opts;
+  if (!existsSync(path.join(tokenizerDir, 'tokenizer.json'))) throw new Error(`tokenizer dir ${tokenizerDir} has no tokenizer.json`);
   const weights = readLlama2c(weightsPath);
-  const special = readSpecialTokenIds(tokenizerDir);
+  const special = readSpecialTokenIds(tokenizerDir, { bos: '<s>', eos: '</s>' });
   const tokVocab = tokenizerVocabSize(tokenizerDir);
   if (tokVocab !== null && tokVocab > weights.config.vocabSize) {
     throw new Error(`tokenizer has ${tokVocab} tokens but the checkpoint's vocab_size is ${weights.config.vocabSize}`);
