@@ -2,7 +2,7 @@
 // stories260K checkpoint (logits vs reference-kv.onnx, greedy decoding vs llama2.c's golden output).
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -90,8 +90,11 @@ test('exportLlama2c writes a complete model folder (config.json keys, tokenizer 
   const tokDir = path.join(tmp, 'tok');
   writeTinyLlamaTokenizer(tokDir, w.config.vocabSize);
   writeFileSync(path.join(tokDir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2 }));
+  for (const f of readdirSync(tokDir)) chmodSync(path.join(tokDir, f), 0o444); // like ../shared: read-only sources
   const outDir = path.join(tmp, 'out');
+  exportLlama2c({ weights: ckpt, tokenizerDir: tokDir, outDir }); // a first export into the same folder
   const res = exportLlama2c({ weights: ckpt, tokenizerDir: tokDir, outDir, earlyExitLayers: [2, 1] });
+  for (const f of res.files) assert.ok(statSync(f).mode & 0o200, `${f} is writable`);
   for (const f of ['onnx/model.onnx', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) {
     assert.ok(existsSync(path.join(outDir, f)), f);
   }

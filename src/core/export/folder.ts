@@ -2,7 +2,7 @@
 //   <out>/onnx/model.onnx, <out>/config.json, <out>/tokenizer.json, <out>/tokenizer_config.json
 //   (+ generation_config.json when the tokenizer dir has one).
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DecoderExportOptions } from './decoder';
 import type { Gpt2Weights } from './gpt2';
@@ -46,7 +46,13 @@ export function writeModelFolder(outDir: string, contents: ModelFolderContents):
     const src = path.join(contents.tokenizerDir, f);
     if (!existsSync(src)) continue;
     const dst = path.join(dir, f);
-    if (path.resolve(src) !== dst) copyFileSync(src, dst);
+    if (path.resolve(src) !== dst) {
+      // Not copyFileSync: that keeps the source's mode, and sources are often read-only (../shared),
+      // which would make the next export into this folder fail.
+      const data = readFileSync(src);
+      rmSync(dst, { force: true });
+      writeFileSync(dst, data);
+    }
     files.push(dst);
   }
   return { dir, onnxPath, configPath, files };
