@@ -8,6 +8,7 @@
 // freq_cis_imag [seq_len, head/2] (both unused: RoPE is recomputed), then wcls [vocab, dim] if untied.
 // Matrices are PyTorch Linear layout [out, in].
 
+import { LensError } from '../errors';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DecoderExportOptions } from './decoder';
@@ -22,7 +23,7 @@ export const LLAMA2C_ROPE_THETA = 10000;
 
 /** Parses a llama2.c legacy checkpoint into LlamaWeights (ropeStyle 'interleaved'). */
 export function parseLlama2c(bytes: Uint8Array): LlamaWeights {
-  if (bytes.byteLength < HEADER_BYTES) throw new Error('llama2.c checkpoint: file shorter than its header');
+  if (bytes.byteLength < HEADER_BYTES) throw new LensError('bad-file', 'llama2.c checkpoint: file shorter than its header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [dim, hiddenDim, numLayers, numHeads, numKvHeads, rawVocab, seqLen] = Array.from({ length: 7 }, (_, i) =>
     view.getInt32(i * 4, true),
@@ -30,10 +31,10 @@ export function parseLlama2c(bytes: Uint8Array): LlamaWeights {
   const vocabSize = Math.abs(rawVocab);
   const tied = rawVocab > 0;
   for (const [k, v] of Object.entries({ dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize, seqLen })) {
-    if (!(v > 0)) throw new Error(`llama2.c checkpoint: header field ${k} = ${v} is not positive`);
+    if (!(v > 0)) throw new LensError('bad-file', `llama2.c checkpoint: header field ${k} = ${v} is not positive`);
   }
   if (dim % numHeads !== 0 || numHeads % numKvHeads !== 0) {
-    throw new Error(`llama2.c checkpoint: dim ${dim}, n_heads ${numHeads}, n_kv_heads ${numKvHeads} are inconsistent`);
+    throw new LensError('bad-file', `llama2.c checkpoint: dim ${dim}, n_heads ${numHeads}, n_kv_heads ${numKvHeads} are inconsistent`);
   }
   const headSize = dim / numHeads;
   const kvDim = (dim * numKvHeads) / numHeads;
@@ -46,11 +47,11 @@ export function parseLlama2c(bytes: Uint8Array): LlamaWeights {
     (tied ? 0 : vocabSize * dim);
   const expected = HEADER_BYTES + floats * 4;
   if (bytes.byteLength !== expected) {
-    throw new Error(`llama2.c checkpoint: ${bytes.byteLength} bytes, header implies ${expected}`);
+    throw new LensError('bad-file', `llama2.c checkpoint: ${bytes.byteLength} bytes, header implies ${expected}`);
   }
 
   let offset = HEADER_BYTES;
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('llama2.c checkpoint: big-endian hosts are not supported');
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new LensError('bad-file', 'llama2.c checkpoint: big-endian hosts are not supported');
   // Each array is copied into its own buffer (the file buffer need not be 4-byte aligned).
   const take = (n: number): Float32Array => {
     // (a Node Buffer's slice() is a view, so copy explicitly)
@@ -110,7 +111,13 @@ export function parseLlama2c(bytes: Uint8Array): LlamaWeights {
 
 /** Reads and parses a llama2.c legacy checkpoint file. */
 export function readLlama2c(file: string): LlamaWeights {
-  return parseLlama2c(readFileSync(file));
+  if (!existsSync(file)) throw new LensError('missing-file', `llama2.c checkpoint not found: ${file}`);
+  try {
+    return parseLlama2c(readFileSync(file));
+  } catch (e) {
+    if (e instanceof LensError) throw new LensError(e.code, `${file}: ${e.message}`);
+    throw e;
+  }
 }
 
 export interface ExportLlama2cOptions extends DecoderExportOptions {
@@ -136,12 +143,12 @@ export interface ExportLlama2cResult extends ModelFolderFiles {
  */
 export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
   const { weights: weightsPath, tokenizerDir, outDir, ...graphOpts } = opts;
-  if (!existsSync(path.join(tokenizerDir, 'tokenizer.json'))) throw new Error(`tokenizer dir ${tokenizerDir} has no tokenizer.json`);
+  if (!existsSync(path.join(tokenizerDir, 'tokenizer.json'))) throw new LensError('missing-file', `tokenizer dir ${tokenizerDir} has no tokenizer.json`);
   const weights = readLlama2c(weightsPath);
   const special = readSpecialTokenIds(tokenizerDir, { bos: '<s>', eos: '</s>' });
   const tokVocab = tokenizerVocabSize(tokenizerDir);
   if (tokVocab !== null && tokVocab > weights.config.vocabSize) {
-    throw new Error(`tokenizer has ${tokVocab} tokens but the checkpoint's vocab_size is ${weights.config.vocabSize}`);
+    throw new LensError('vocab-mismatch', `tokenizer has ${tokVocab} tokens but the checkpoint's vocab_size is ${weights.config.vocabSize}`);
   }
   const config = llamaConfigJson(weights, {
     bosTokenId: special.bos ?? 1,
