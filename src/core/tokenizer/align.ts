@@ -288,7 +288,8 @@ export function alignTokens(ctx: AlignContext, text: string, tokens: readonly st
     const from = ranges.length > 0 ? ranges[ranges.length - 1]![1] : 0;
     approximate(ctx, text, tokens, t, from, ranges);
   }
-  tile(text, ranges);
+  // In exact mode ranges never overlap; if they did, say so rather than hide it.
+  if (tile(text, ranges)) exact = false;
   return { ranges, exact };
 }
 
@@ -326,16 +327,29 @@ function approximate(
   }
 }
 
-/** Make ranges tile [0, text.length): gaps go to the previous token (or the first), overlaps are cut. */
-function tile(text: string, ranges: Array<[number, number]>): void {
-  if (ranges.length === 0) return;
+/**
+ * Make ranges tile [0, text.length): gaps (text no token holds) go to the previous token (or the
+ * first), overlaps are cut. Returns true when an overlap had to be cut.
+ */
+function tile(text: string, ranges: Array<[number, number]>): boolean {
+  if (ranges.length === 0) return false;
+  let overlap = false;
   ranges[0]![0] = 0;
   for (let i = 1; i < ranges.length; i++) {
     const prev = ranges[i - 1]!;
     const cur = ranges[i]!;
     if (cur[0] > prev[1]) prev[1] = cur[0];
-    else if (cur[0] < prev[1]) cur[0] = prev[1];
-    if (cur[1] < cur[0]) cur[1] = cur[0];
+    else if (cur[0] < prev[1]) {
+      overlap = true;
+      cur[0] = prev[1];
+    }
+    if (cur[1] < cur[0]) {
+      overlap = true;
+      cur[1] = cur[0];
+    }
   }
-  ranges[ranges.length - 1]![1] = text.length;
+  const last = ranges[ranges.length - 1]!;
+  if (last[1] > text.length) overlap = true;
+  last[1] = text.length;
+  return overlap;
 }
