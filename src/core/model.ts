@@ -106,6 +106,9 @@ function meta(m: readonly ort.InferenceSession.ValueMetadata[]): GraphIO['inputs
 }
 
 export class CausalLM {
+  /** Time spent inside ONNX Runtime's session.run (for benchmarks: the share of time outside it is our overhead). */
+  readonly runStats = { runs: 0, runMs: 0 };
+
   private constructor(
     readonly dir: string,
     readonly onnxPath: string,
@@ -253,7 +256,10 @@ export class CausalLM {
     for (let i = 0; i < this.io.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     for (const k of early) fetches.push(`logits_layer_${k}`);
 
+    const t0 = performance.now();
     const out = await this.session.run(feeds, fetches);
+    this.runStats.runs++;
+    this.runStats.runMs += performance.now() - t0;
     const logitsT = out.logits;
     if (logitsT.dims.length !== 3 || logitsT.dims[0] !== batch || logitsT.dims[1] !== seq) {
       throw new LensError('bad-model', `logits has shape [${logitsT.dims.join(', ')}], expected [${batch}, ${seq}, vocab]`);
