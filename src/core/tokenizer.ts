@@ -2,6 +2,7 @@
 // library lacks — the exact UTF-16 range of every token in the original text, the bytes a token
 // stands for, and readable labels. Never imports `vscode`.
 
+import { LensError } from './errors';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -70,13 +71,13 @@ export class LensTokenizer {
   private readonly bytesCache = new Map<number, Uint8Array | null>();
 
   private constructor(tokenizerJson: Json, tokenizerConfig: Json, source: string) {
-    if (!isObj(tokenizerJson.model)) throw new Error(`${source}: not a Hugging Face tokenizer.json: missing "model" object`);
+    if (!isObj(tokenizerJson.model)) throw new LensError('bad-file', `${source}: not a Hugging Face tokenizer.json: missing "model" object`);
     const json: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...tokenizerJson };
     json.added_tokens = Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : [];
     try {
       this.tok = new Tokenizer(json, tokenizerConfig);
     } catch (err) {
-      throw new Error(`${source}: unsupported tokenizer: ${(err as Error).message}`);
+      throw new LensError('bad-file', `${source}: unsupported tokenizer: ${(err as Error).message}`);
     }
     patchByteFallbackBom(this.tok.decoder);
 
@@ -177,7 +178,7 @@ export class LensTokenizer {
     try {
       if ((await stat(dir)).isFile()) tokPath = dir;
     } catch {
-      throw new Error(`tokenizer folder not found: ${dir} (expected ${tokPath})`);
+      throw new LensError('missing-file', `tokenizer folder not found: ${dir} (expected ${tokPath})`);
     }
     const cfgPath = path.join(path.dirname(tokPath), 'tokenizer_config.json');
     const tokJson = await readJson(tokPath, true);
@@ -187,8 +188,8 @@ export class LensTokenizer {
 
   /** Build from already-parsed tokenizer.json and (optional) tokenizer_config.json objects. */
   static fromObjects(tokenizerJson: object, tokenizerConfig?: object): LensTokenizer {
-    if (!isObj(tokenizerJson)) throw new Error('tokenizer.json: expected a JSON object');
-    if (tokenizerConfig !== undefined && !isObj(tokenizerConfig)) throw new Error('tokenizer_config.json: expected a JSON object');
+    if (!isObj(tokenizerJson)) throw new LensError('bad-file', 'tokenizer.json: expected a JSON object');
+    if (tokenizerConfig !== undefined && !isObj(tokenizerConfig)) throw new LensError('bad-file', 'tokenizer_config.json: expected a JSON object');
     return new LensTokenizer(tokenizerJson, (tokenizerConfig as Json | undefined) ?? {}, 'tokenizer.json');
   }
 
@@ -289,16 +290,16 @@ async function readJson(file: string, required: boolean): Promise<Json | null> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !required) return null;
-    if (code === 'ENOENT') throw new Error(`${file}: file not found`);
-    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
+    if (code === 'ENOENT') throw new LensError('missing-file', `${file}: file not found`);
+    throw new LensError('bad-file', `${file}: cannot read: ${(err as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    throw new Error(`${file}: invalid JSON: ${(err as Error).message}`);
+    throw new LensError('bad-file', `${file}: invalid JSON: ${(err as Error).message}`);
   }
-  if (!isObj(parsed)) throw new Error(`${file}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  if (!isObj(parsed)) throw new LensError('bad-file', `${file}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
   return parsed;
 }
 

@@ -19,7 +19,10 @@ export interface ModelConfig {
 /** One token of a text with its exact UTF-16 range in the original string. */
 export interface TokenSpan {
   id: number;
-  /** Display text (the characters the token covers; for a partial multi-byte character, the whole character). */
+  /**
+   * Display text: original.slice(start, end). A token holding only part of a multi-byte character: the
+   * token with the character's first byte gets the whole character, later ones an empty range at its end.
+   */
   text: string;
   start: number;
   end: number;
