@@ -45,6 +45,66 @@ export interface GenerateParams {
   sampling?: SamplingParams;
 }
 
+export type PresetName = 'poe' | 'concat' | 'cfg' | 'dexperts' | 'contrastive' | 'dola';
+
+/** Product-of-Experts generation: each expert sees its context + separator + prompt. */
+export interface PoeParams {
+  model: string;
+  /** One context per expert (for cfg: [with context, without]; dexperts: [base, expert, anti]; contrastive: [expert, amateur]). */
+  contexts: string[];
+  /** Text to continue (appended after each context); may be empty. */
+  prompt?: string;
+  separator?: string;
+  weights?: number[];
+  preset?: PresetName;
+  combine?: 'logprobs' | 'logits';
+  /** Preset strength (cfg/dexperts α, contrastive λ). */
+  alpha?: number;
+  maxTokens?: number;
+  stop?: string[];
+  sampling?: SamplingParams;
+}
+
+export interface PoeToken {
+  id: number;
+  text: string;
+  /** ln p under the combined distribution, nats. */
+  logprob: number;
+  /** ln p under each expert (its own context, temperature 1), nats. */
+  expert_logprobs: number[];
+}
+
+export interface PoeResult {
+  text: string;
+  tokens: PoeToken[];
+  /** Conditional NLL of the generated text under each expert's context, nats. */
+  nll_under: number[];
+  /** A label per expert. */
+  experts: string[];
+  stopReason: string;
+}
+
+/** The seed's study: A alone, B alone, PoE(A, B) and "A B" concatenated, N samples each. */
+export interface CompareParams {
+  model: string;
+  contexts: [string, string];
+  prompt?: string;
+  separator?: string;
+  samples?: number;
+  maxTokens?: number;
+  sampling?: SamplingParams;
+}
+
+export interface CompareSample {
+  text: string;
+  /** −ln p(text | A), −ln p(text | B), nats. */
+  nll_under: [number, number];
+}
+
+export interface CompareResult {
+  methods: { name: 'A' | 'B' | 'poe' | 'concat'; samples: CompareSample[] }[];
+}
+
 /** kind → params and result. */
 export interface WorkerMethods {
   load: { params: { dir: string; options?: LoadOptions }; result: ModelInfo };
@@ -55,6 +115,8 @@ export interface WorkerMethods {
     result: ContinuationsResult;
   };
   generate: { params: GenerateParams; result: GenerateResult };
+  poe: { params: PoeParams; result: PoeResult };
+  compare: { params: CompareParams; result: CompareResult };
   ping: { params: Record<string, never>; result: { pong: true; models: string[] } };
   /** Test hook: crash the worker thread (to exercise restart). */
   crash: { params: Record<string, never>; result: never };
@@ -74,7 +136,7 @@ export type WorkerToHost =
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; code: LensErrorCode | 'internal'; message: string }
   | { type: 'progress'; id: number; done: number; total: number }
-  | { type: 'event'; id: number; event: TokenEvent };
+  | { type: 'event'; id: number; event: TokenEvent | PoeToken };
 
 /** Runtime check of a message from the host (the worker validates everything it receives). */
 export function isHostToWorker(m: unknown): m is HostToWorker {

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostToWorker, MethodName, ModelInfo, WorkerMethods, WorkerToHost } from '../protocol/worker';
+import type { HostToWorker, MethodName, ModelInfo, PoeToken, WorkerMethods, WorkerToHost } from '../protocol/worker';
 import type { TokenEvent } from '../core/generate';
 import type { LoadOptions } from '../core/model';
 import { LensError, type LensErrorCode } from '../core/errors';
@@ -11,7 +11,8 @@ import { LensError, type LensErrorCode } from '../core/errors';
 export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
-  onEvent?: (e: TokenEvent) => void;
+  /** Streamed tokens: TokenEvent from generate, PoeToken from poe. */
+  onEvent?: (e: TokenEvent | PoeToken) => void;
 }
 
 interface Pending {
@@ -151,6 +152,14 @@ export class WorkerClient {
 
   async generate(params: WorkerMethods['generate']['params'], opts?: CallOptions) {
     return this.call('generate', { ...params, model: await this.live(params.model) }, opts);
+  }
+
+  async poe(params: WorkerMethods['poe']['params'], opts?: CallOptions) {
+    return this.call('poe', { ...params, model: await this.live(params.model) }, opts);
+  }
+
+  async compare(params: WorkerMethods['compare']['params'], opts?: CallOptions) {
+    return this.call('compare', { ...params, model: await this.live(params.model) }, opts);
   }
 
   async unload(handle: string): Promise<void> {
