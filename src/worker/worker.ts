@@ -5,6 +5,8 @@ import { CausalLM } from '../core/model';
 import { scoreText, scoreContinuations } from '../core/scoring';
 import { generate } from '../core/generate';
 import { buildSamplerChain } from '../core/sampling/factory';
+import { generatePoe } from '../core/decoding/poe-generate';
+import { compareContinuations } from '../core/decoding/compare';
 import { isLensError, LensError } from '../core/errors';
 import type { HostToWorker, WorkerMethods, WorkerToHost, MethodName, ModelInfo } from '../protocol/worker';
 import { isHostToWorker } from '../protocol/worker';
@@ -71,6 +73,45 @@ const handlers: { [K in MethodName]: Handler<K> } = {
       if (n.done) return n.value;
       post({ type: 'event', id, event: n.value });
     }
+  },
+  async poe(p, { id, signal }) {
+    const lm = model(p.model);
+    const s = p.sampling ?? {};
+    const experts = p.contexts.map((context, i) => ({ model: lm, context, weight: p.weights?.[i] }));
+    const it = generatePoe(experts, {
+      preset: p.preset,
+      combine: p.combine,
+      alpha: p.alpha,
+      prompt: p.prompt,
+      separator: p.separator,
+      maxTokens: p.maxTokens,
+      stop: p.stop,
+      sampling: { temperature: s.temperature ?? 0, topK: s.topK, topP: s.topP, minP: s.minP, repetitionPenalty: s.repetitionPenalty, seed: s.seed ?? 0 },
+      signal,
+    });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        const r = n.value;
+        return { text: r.text, tokens: r.tokens.map((t) => ({ id: t.id, text: t.text, logprob: t.logprob, expert_logprobs: t.expert_logprobs })), nll_under: r.nll_under, experts: r.experts, stopReason: r.stopReason };
+      }
+      post({ type: 'event', id, event: { id: n.value.id, text: n.value.text, logprob: n.value.logprob, expert_logprobs: n.value.expert_logprobs } });
+    }
+  },
+  async compare(p, { id, signal }) {
+    const s = p.sampling ?? {};
+    const total = 4 * (p.samples ?? 4);
+    let done = 0;
+    const r = await compareContinuations(model(p.model), p.contexts[0], p.contexts[1], {
+      prompt: p.prompt,
+      separator: p.separator,
+      samples: p.samples,
+      maxTokens: p.maxTokens,
+      sampling: { temperature: s.temperature ?? 0.7, topK: s.topK, topP: s.topP, minP: s.minP, repetitionPenalty: s.repetitionPenalty, seed: s.seed ?? 0 },
+      signal,
+      onSample: () => post({ type: 'progress', id, done: ++done, total }),
+    });
+    return { methods: r.methods.map((m) => ({ name: m.name, samples: m.samples.map((x) => ({ text: x.text, nll_under: x.nll_under })) })) };
   },
   async ping() {
     return { pong: true as const, models: [...models.keys()] };
