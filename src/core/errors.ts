@@ -11,7 +11,13 @@ export type LensErrorCode =
   | 'bad-argument'
   | 'provider'
   | 'aborted'
-  | 'worker';
+  | 'worker'
+  // Hugging Face Hub downloads (src/core/hub):
+  | 'hub-auth' // 401/403: token missing or refused, or a gated model whose license is not accepted
+  | 'hub-not-found' // 404: no such model id, revision or file
+  | 'network' // the endpoint could not be reached, or answered 5xx / something unexpected
+  | 'offline' // HF_HUB_OFFLINE=1 and the cache lacks what is needed
+  | 'checksum'; // a downloaded file does not match the sha256 / git hash the Hub reports
 
 export class LensError extends Error {
   constructor(
