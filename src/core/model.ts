@@ -397,3 +397,17 @@ function logitsVocab(session: ort.InferenceSession, config: ModelConfig): number
   }
   return config.vocabSize;
 }
+
+/** Keeps the first `len` cached positions of every row (drops rejected speculative tokens). */
+export function truncateState(state: KvState, len: number): KvState {
+  if (len > state.pastLen || len < 0) throw new LensError('bad-argument', `truncateState: ${len} outside 0..${state.pastLen}`);
+  if (len === state.pastLen) return state;
+  const tensors = state.tensors.map((t) => {
+    const [B, H, P, D] = t.dims;
+    const src = t.data as Float32Array | Uint16Array;
+    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(B * H * len * D);
+    for (let bh = 0; bh < B * H; bh++) dst.set(src.subarray(bh * P * D, bh * P * D + len * D), bh * len * D);
+    return new ort.Tensor(t.type as 'float32', dst as Float32Array, [B, H, len, D]); // [batch, kvHeads, len, headDim]
+  });
+  return { batch: state.batch, pastLen: len, tensors, mask: state.mask.map((m) => m.slice(0, len)) };
+}
