@@ -5,6 +5,10 @@ import { resolve, join, dirname } from 'node:path';
 import { CausalLM, type Provider } from '../core/model';
 import { scoreText, scoreContinuations, type ScoreResult } from '../core/scoring';
 import { generate } from '../core/generate';
+import { generatePoe, type PoePreset } from '../core/decoding/poe-generate';
+import type { Expert } from '../core/decoding/experts';
+import { compareContinuations } from '../core/decoding/compare';
+import { speculativeGenerate } from '../core/decoding/speculative';
 import { exportLlama2c } from '../core/export/llama2c';
 import { buildSamplerChain } from '../core/sampling/factory';
 import { isLensError, LensError } from '../core/errors';
@@ -15,6 +19,11 @@ Usage:
   lens score    --model DIR (--text T | --file F | stdin) [--context C] [--separator S] [--top-k K] [--no-bos] [--json]
   lens generate --model DIR --prompt P [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
                 [--repetition-penalty R] [--seed S] [--stop STR ...] [--json]
+  lens poe      --model DIR --context A --context B [--weight W ...] [--expert-model DIR ...] [--prompt P]
+                [--preset poe|concat|cfg|dexperts|contrastive|dola] [--combine logprobs|logits] [--alpha A]
+                [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
+  lens compare  --model DIR --context A --context B [--samples N] [--max-tokens N] [--temperature T] [--seed S] [--json]
+  lens speculative --draft DIR --target DIR --prompt P [--k 4] [--max-tokens N] [--temperature T] [--seed S] [--json]
   lens rank     --model DIR --context Q --candidate A1 --candidate A2 ... [--json]
   lens info     --model DIR
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4]
@@ -172,28 +181,15 @@ async function cmdGenerate(args: string[]): Promise<void> {
     args,
     options: {
       ...common,
+      ...samplingOptions,
       prompt: { type: 'string' },
-      'max-tokens': { type: 'string' },
-      temperature: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repetition-penalty': { type: 'string' },
-      seed: { type: 'string' },
       stop: { type: 'string', multiple: true },
     },
     strict: true,
   });
   const lm = await loadModel(v);
   try {
-    const sampler = buildSamplerChain({
-      temperature: float(v.temperature, 'temperature') ?? 0,
-      topK: v['top-k'] === undefined ? undefined : int(v['top-k'], 'top-k', 0),
-      topP: float(v['top-p'], 'top-p'),
-      minP: float(v['min-p'], 'min-p'),
-      repetitionPenalty: float(v['repetition-penalty'], 'repetition-penalty'),
-      seed: int(v.seed, 'seed', 0),
-    });
+    const sampler = buildSamplerChain(sampling(v, 0));
     const it = generate(lm, v.prompt ?? '', { maxTokens: int(v['max-tokens'], 'max-tokens', 64), sampler, stop: v.stop });
     for (;;) {
       const n = await it.next();
@@ -232,6 +228,166 @@ async function cmdRank(args: string[]): Promise<void> {
     bySum.forEach((x, i) => console.log(`${i + 1}. ${x.nll.toFixed(3)} (${x.mean_nll.toFixed(3)}/token, ${x.n_tokens} tokens)  ${x.candidate}`));
   } finally {
     await lm.dispose();
+  }
+}
+
+const samplingOptions = {
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+function sampling(v: Record<string, string | boolean | (string | boolean)[] | undefined>, defaultT: number) {
+  const s = (k: string) => v[k] as string | undefined;
+  return {
+    temperature: float(s('temperature'), 'temperature') ?? defaultT,
+    topK: s('top-k') === undefined ? undefined : int(s('top-k'), 'top-k', 0),
+    topP: float(s('top-p'), 'top-p'),
+    minP: float(s('min-p'), 'min-p'),
+    repetitionPenalty: float(s('repetition-penalty'), 'repetition-penalty'),
+    seed: int(s('seed'), 'seed', 0),
+  };
+}
+
+async function cmdPoe(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      ...common,
+      ...samplingOptions,
+      context: { type: 'string', multiple: true },
+      weight: { type: 'string', multiple: true },
+      'expert-model': { type: 'string', multiple: true },
+      prompt: { type: 'string' },
+      separator: { type: 'string' },
+      preset: { type: 'string' },
+      combine: { type: 'string' },
+      alpha: { type: 'string' },
+      lambda: { type: 'string' },
+      stop: { type: 'string', multiple: true },
+    },
+    strict: true,
+  });
+  const contexts = v.context ?? [];
+  if (contexts.length === 0) fail('give one --context per expert (e.g. --context "I am a cat." --context "I am a dog.")');
+  const preset = (v.preset ?? 'poe') as PoePreset;
+  if (!['poe', 'concat', 'cfg', 'dexperts', 'contrastive', 'dola'].includes(preset)) fail(`--preset must be poe, concat, cfg, dexperts, contrastive or dola; got ${preset}`);
+  const combine = v.combine as 'logprobs' | 'logits' | undefined;
+  if (combine !== undefined && combine !== 'logprobs' && combine !== 'logits') fail('--combine must be logprobs or logits');
+  const weights = (v.weight ?? []).map((w) => float(w, 'weight')!);
+  if (weights.length && weights.length !== contexts.length) fail(`${weights.length} --weight values for ${contexts.length} contexts`);
+  const expertModels = v['expert-model'] ?? [];
+  if (expertModels.length && expertModels.length !== contexts.length) fail(`give one --expert-model per --context (${expertModels.length} for ${contexts.length}), or none to use --model for all`);
+  const models = new Map<string, CausalLM>();
+  try {
+    const get = async (spec: string | undefined) => {
+      const key = spec ?? '';
+      if (!models.has(key)) models.set(key, await loadModel({ ...v, model: spec ?? v.model }));
+      return models.get(key)!;
+    };
+    const experts: Expert[] = [];
+    for (const [i, context] of contexts.entries()) {
+      experts.push({ model: await get(expertModels[i]), context, weight: weights[i] });
+    }
+    const it = generatePoe(experts, {
+      preset,
+      combine,
+      alpha: float(v.alpha, 'alpha'),
+      lambda: float(v.lambda, 'lambda'),
+      prompt: v.prompt ?? '',
+      separator: v.separator,
+      maxTokens: int(v['max-tokens'], 'max-tokens', 32),
+      stop: v.stop,
+      sampling: sampling(v, 0),
+    });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        const r = n.value;
+        if (v.json) {
+          console.log(JSON.stringify({ text: r.text, tokens: r.tokens.map((t) => ({ id: t.id, text: t.text, logprob: t.logprob, expert_logprobs: t.expert_logprobs })), nll_under: r.nll_under, experts: r.experts, stop_reason: r.stopReason }));
+        } else {
+          process.stdout.write('\n\n');
+          r.experts.forEach((e, i) => console.log(`NLL under ${e}: ${r.nll_under[i].toFixed(3)} nats (${(r.nll_under[i] / Math.max(1, r.ids.length)).toFixed(3)}/token)`));
+        }
+        break;
+      }
+      if (!v.json) process.stdout.write(n.value.text);
+    }
+  } finally {
+    for (const m of models.values()) await m.dispose();
+  }
+}
+
+async function cmdCompare(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: { ...common, ...samplingOptions, context: { type: 'string', multiple: true }, samples: { type: 'string' }, prompt: { type: 'string' }, separator: { type: 'string' } },
+    strict: true,
+  });
+  const ctx = v.context ?? [];
+  if (ctx.length !== 2) fail('lens compare takes exactly two --context values (A and B)');
+  const lm = await loadModel(v);
+  try {
+    const r = await compareContinuations(lm, ctx[0], ctx[1], {
+      prompt: v.prompt,
+      separator: v.separator,
+      samples: int(v.samples, 'samples', 4),
+      maxTokens: int(v['max-tokens'], 'max-tokens', 10),
+      sampling: sampling(v, 0.7),
+    });
+    if (v.json) {
+      console.log(JSON.stringify({ contexts: ctx, methods: r.methods.map((m) => ({ name: m.name, samples: m.samples.map((s) => ({ text: s.text, n_tokens: s.ids.length, nll_under: s.nll_under })) })) }));
+      return;
+    }
+    console.log(`A = ${JSON.stringify(ctx[0])}\nB = ${JSON.stringify(ctx[1])}\n`);
+    const rows = r.methods.flatMap((m) => m.samples.map((s) => [m.name, s.nll_under[0].toFixed(3), s.nll_under[1].toFixed(3), visible(s.text)]));
+    const head = ['method', 'NLL|A', 'NLL|B', 'sample'];
+    const w = head.map((h, c) => Math.max(h.length, ...rows.map((x) => x[c].length)));
+    for (const row of [head, ...rows]) console.log(row.map((c, i) => (i === 3 ? c : pad(c, w[i]))).join('  '));
+    console.log();
+    for (const m of r.methods) {
+      const mean = (i: 0 | 1) => m.samples.reduce((a, s) => a + s.nll_under[i], 0) / m.samples.length;
+      console.log(`${pad(m.name, 7)} mean NLL under A ${mean(0).toFixed(3)}, under B ${mean(1).toFixed(3)}`);
+    }
+  } finally {
+    await lm.dispose();
+  }
+}
+
+async function cmdSpeculative(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: { ...common, ...samplingOptions, draft: { type: 'string' }, target: { type: 'string' }, prompt: { type: 'string' }, k: { type: 'string' }, stop: { type: 'string', multiple: true } },
+    strict: true,
+  });
+  if (!v.draft || !v.target) fail('lens speculative needs --draft DIR and --target DIR');
+  const draft = await loadModel({ ...v, model: v.draft });
+  const target = await loadModel({ ...v, model: v.target });
+  try {
+    const t0 = performance.now();
+    const it = speculativeGenerate(draft, target, v.prompt ?? '', { k: int(v.k, 'k', 4), maxTokens: int(v['max-tokens'], 'max-tokens', 64), sampling: sampling(v, 0), stop: v.stop });
+    for (;;) {
+      const n = await it.next();
+      if (n.done) {
+        const r = n.value;
+        const ms = performance.now() - t0;
+        if (v.json) console.log(JSON.stringify({ text: r.text, ids: r.ids, stop_reason: r.stopReason, stats: r.stats, ms }));
+        else {
+          const st = r.stats;
+          console.log(`\n\nacceptance ${(st.acceptanceRate * 100).toFixed(1)}% · ${st.tokensPerTargetForward.toFixed(2)} tokens per target forward · ${st.targetForwards} target / ${st.draftForwards} draft forwards · ${ms.toFixed(0)} ms`);
+        }
+        break;
+      }
+      if (!v.json) process.stdout.write(n.value.text);
+    }
+  } finally {
+    await draft.dispose();
+    await target.dispose();
   }
 }
 
@@ -279,6 +435,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'rank':
         await cmdRank(rest);
+        return 0;
+      case 'poe':
+        await cmdPoe(rest);
+        return 0;
+      case 'compare':
+        await cmdCompare(rest);
+        return 0;
+      case 'speculative':
+        await cmdSpeculative(rest);
         return 0;
       case 'info':
         await cmdInfo(rest);

@@ -89,3 +89,26 @@ test('bad input gives a clear message and a non-zero exit, never a stack trace',
     assert.doesNotMatch(r.err, /\n\s+at /, `stack trace for ${args.join(' ')}: ${r.err}`);
   }
 });
+
+test('lens poe --json: per-token expert log-probs and nll_under; lens compare and speculative', { skip }, () => {
+  const r = lens(['poe', '--model', exported(), '--context', 'I am a cat.', '--context', 'I am a dog.', '--max-tokens', '10', '--temperature', '0.7', '--seed', '3', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.equal(j.experts.length, 2);
+  assert.equal(j.nll_under.length, 2);
+  assert.ok(j.tokens.length > 0);
+  for (const t of j.tokens) assert.equal(t.expert_logprobs.length, 2);
+  const sum = (i: number) => -j.tokens.reduce((a: number, t: { expert_logprobs: number[] }) => a + t.expert_logprobs[i], 0);
+  assert.ok(Math.abs(sum(0) - j.nll_under[0]) < 1e-6);
+  const again = JSON.parse(lens(['poe', '--model', exported(), '--context', 'I am a cat.', '--context', 'I am a dog.', '--max-tokens', '10', '--temperature', '0.7', '--seed', '3', '--json']).out);
+  assert.equal(again.text, j.text); // seeded
+  const bad = lens(['poe', '--model', exported(), '--context', 'a', '--preset', 'cfg']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /cfg preset takes 2 experts/);
+  const c = JSON.parse(lens(['compare', '--model', exported(), '--context', 'I am a cat.', '--context', 'I am a dog.', '--samples', '2', '--max-tokens', '5', '--json']).out);
+  assert.deepEqual(c.methods.map((m: { name: string }) => m.name), ['A', 'B', 'poe', 'concat']);
+  const s = JSON.parse(lens(['speculative', '--draft', exported(), '--target', exported(), '--prompt', 'Once upon a time', '--max-tokens', '20', '--json']).out);
+  const g = JSON.parse(lens(['generate', '--model', exported(), '--prompt', 'Once upon a time', '--max-tokens', '20', '--json']).out);
+  assert.equal(s.text, g.text);
+  assert.equal(s.stats.acceptanceRate, 1);
+});
