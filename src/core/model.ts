@@ -10,6 +10,7 @@ import { readModelConfig } from './config';
 import { LensError } from './errors';
 import { LensTokenizer } from './tokenizer';
 import { halfToFloat } from './half';
+import { ScoringHead, type HeadStats } from './scoring-head';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -108,6 +109,7 @@ function meta(m: readonly ort.InferenceSession.ValueMetadata[]): GraphIO['inputs
 export class CausalLM {
   /** Time spent inside ONNX Runtime's session.run (for benchmarks: the share of time outside it is our overhead). */
   readonly runStats = { runs: 0, runMs: 0 };
+  private readonly head: ScoringHead;
 
   private constructor(
     readonly dir: string,
@@ -121,7 +123,21 @@ export class CausalLM {
     /** Set when the requested provider could not be used. */
     readonly providerNote: string | null,
     private session: ort.InferenceSession,
-  ) {}
+    threads: number,
+  ) {
+    this.head = new ScoringHead(threads);
+  }
+
+  /**
+   * Per-row statistics (log-prob of the target, rank, entropy, top-k) of `rows` logits rows starting
+   * at row `first` of a [*, vocab] block, computed by ONNX Runtime (src/core/scoring-head.ts).
+   */
+  async scoreRows(logits: Float32Array, vocab: number, first: number, rows: number, targets: number[], k: number): Promise<HeadStats> {
+    const t0 = performance.now();
+    const r = await this.head.run(logits, vocab, first, rows, targets, k);
+    this.runStats.runMs += performance.now() - t0;
+    return r;
+  }
 
   static async load(dirIn: string, opts: LoadOptions = {}): Promise<CausalLM> {
     const dir = resolve(dirIn);
@@ -156,7 +172,7 @@ export class CausalLM {
           `The tokenizer has ${tokenizer.vocabSize} tokens but the model's logits have ${vocab}: tokenizer.json does not belong to this model (${dir}).`,
         );
       }
-      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session);
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, threads);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -279,6 +295,7 @@ export class CausalLM {
   }
 
   async dispose(): Promise<void> {
+    await this.head.dispose();
     await this.session.release();
   }
 

@@ -11,6 +11,7 @@ import type { CausalLM, KvState } from './model';
 import { selectRows } from './model';
 import type { TokenSpan } from './types';
 import { LensError, throwIfAborted } from './errors';
+import type { HeadStats } from './scoring-head';
 
 export interface TopAlt {
   id: number;
@@ -244,14 +245,28 @@ export async function scoreIds(
       const part = input.slice(p, Math.min(input.length, p + chunk));
       const r = await lm.forward([part], { state });
       state = r.state;
-      const V = r.vocab;
+      // Rows q of this chunk whose next token ids[j] is to be scored form one contiguous range.
+      let qa = -1;
+      let qb = -1;
       for (let q = 0; q < part.length; q++) {
         const nextPos = p + q + 1;
         if (nextPos >= input.length) break;
         const j = idsIndexOf(nextPos);
         if (j < lo || j >= hi) continue;
-        onRow(j, rowStats(r.logits, q * V, V, ids[j], k));
-        done++;
+        if (qa < 0) qa = q;
+        qb = q + 1;
+      }
+      if (qa >= 0) {
+        const targets: number[] = [];
+        for (let q = qa; q < qb; q++) targets.push(ids[idsIndexOf(p + q + 1)]);
+        const h = await lm.scoreRows(r.logits, r.vocab, qa, qb - qa, targets, k);
+        for (let q = qa; q < qb; q++) {
+          const i = q - qa;
+          const top: { id: number; logprob: number }[] = [];
+          for (let t = 0; t < h.k; t++) top.push({ id: Number(h.topIndices[i * h.k + t]), logprob: h.topValues[i * h.k + t] });
+          onRow(idsIndexOf(p + q + 1), { logprob: h.logprob[i], rank: h.rank[i], entropy: h.entropy[i], top });
+          done++;
+        }
       }
       opts.onProgress?.(done, total);
     }
@@ -336,21 +351,33 @@ export async function scoreContinuations(
   }
   throwIfAborted(opts.signal);
   const r = await lm.forward(rows, { state: selectRows(pre.state, Array(B).fill(0)), newMask: masks });
-  const results = plans.map((p, b) => {
-    const out: TokenScore[] = p.spans.map((s) => ({ ...s, logprob: null, rank: null, entropy: null, top: [] }));
-    for (let j = p.firstScored; j < p.ids.length; j++) {
-      // Row scoring ids[j] sits at position j−1: the prefix's last row, or row (j−1−shared) of the tail.
-      const st =
-        j - 1 < shared
-          ? rowStats(lastRow, 0, V, p.ids[j], k)
-          : rowStats(r.logits, (b * tailLen + (j - 1 - shared)) * V, V, p.ids[j], k);
-      const t = out[j - p.firstScored];
-      t.logprob = st.logprob;
-      t.rank = st.rank;
-      t.entropy = st.entropy;
-      t.top = st.top.map((a) => ({ id: a.id, text: lm.tokenizer.tokenLabel(a.id), logprob: a.logprob }));
+  const toTop = (h: HeadStats, i: number) => {
+    const top: TopAlt[] = [];
+    for (let t = 0; t < h.k; t++) {
+      const id = Number(h.topIndices[i * h.k + t]);
+      top.push({ id, text: lm.tokenizer.tokenLabel(id), logprob: h.topValues[i * h.k + t] });
     }
-    return finish(lm, candidates[b], out, 1, { ...opts, context }, p.boundary);
-  });
+    return top;
+  };
+  // The first scored token of every candidate is predicted by the prefix's last row.
+  const firstStats = await lm.scoreRows(lastRow, V, 0, 1, [plans[0].ids[shared]], k);
+  const results: ScoreResult[] = [];
+  for (const [b, p] of plans.entries()) {
+    const out: TokenScore[] = p.spans.map((s) => ({ ...s, logprob: null, rank: null, entropy: null, top: [] }));
+    // Row scoring ids[j] sits at position j−1: the prefix's last row, or row (j−1−shared) of the tail.
+    const tailRows = p.ids.length - 1 - shared; // rows of the tail that predict a token of this candidate
+    const targets = p.ids.slice(shared + 1);
+    const h = tailRows > 0 ? await lm.scoreRows(r.logits, V, b * tailLen, tailRows, targets, k) : null;
+    const first = p.ids[shared] === plans[0].ids[shared] ? firstStats : await lm.scoreRows(lastRow, V, 0, 1, [p.ids[shared]], k);
+    for (let j = p.firstScored; j < p.ids.length; j++) {
+      const [hs, i] = j - 1 < shared ? [first, 0] : [h!, j - 1 - shared];
+      const t = out[j - p.firstScored];
+      t.logprob = hs.logprob[i];
+      t.rank = hs.rank[i];
+      t.entropy = hs.entropy[i];
+      t.top = toTop(hs, i);
+    }
+    results.push(finish(lm, candidates[b], out, 1, { ...opts, context }, p.boundary));
+  }
   return { results, sharedPrefixTokens: shared, prefixForwards: 1 };
 }
