@@ -1,7 +1,7 @@
 // The `lens` command line.
 import { parseArgs } from 'node:util';
 import { readFileSync, existsSync } from 'node:fs';
-import { resolve, join, dirname } from 'node:path';
+import { resolve } from 'node:path';
 import { CausalLM, type Provider } from '../core/model';
 import { scoreText, scoreContinuations, type ScoreResult } from '../core/scoring';
 import { generate } from '../core/generate';
@@ -12,27 +12,33 @@ import { speculativeGenerate } from '../core/decoding/speculative';
 import { exportLlama2c } from '../core/export/llama2c';
 import { buildSamplerChain } from '../core/sampling/factory';
 import { isLensError, LensError } from '../core/errors';
+import { resolveModelSpec, type ResolvedModel } from '../core/hub';
+import { progressPrinter } from './progress';
 
 const USAGE = `lens — per-token likelihoods under a local language model
 
 Usage:
-  lens score    --model DIR (--text T | --file F | stdin) [--context C] [--separator S] [--top-k K] [--no-bos] [--json]
-  lens generate --model DIR --prompt P [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
+  lens score    --model M (--text T | --file F | stdin) [--context C] [--separator S] [--top-k K] [--no-bos] [--json]
+  lens generate --model M --prompt P [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
                 [--repetition-penalty R] [--seed S] [--stop STR ...] [--json]
   lens poe      --model DIR --context A --context B [--weight W ...] [--expert-model DIR ...] [--prompt P]
                 [--preset poe|concat|cfg|dexperts|contrastive|dola] [--combine logprobs|logits] [--alpha A]
                 [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
   lens compare  --model DIR --context A --context B [--samples N] [--max-tokens N] [--temperature T] [--seed S] [--json]
   lens speculative --draft DIR --target DIR --prompt P [--k 4] [--max-tokens N] [--temperature T] [--seed S] [--json]
-  lens rank     --model DIR --context Q --candidate A1 --candidate A2 ... [--json]
-  lens info     --model DIR
+  lens rank     --model M --context Q --candidate A1 --candidate A2 ... [--json]
+  lens info     --model M
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4]
 
-Common options: --threads N (default 2), --device cpu|cuda|webgpu (falls back to cpu).
+--model: a model folder, an embedded model name, or a Hugging Face Hub id org/name[@revision]
+  (downloaded into the huggingface_hub cache; HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE apply).
+Common options: --threads N (default 2), --device cpu|cuda|webgpu (falls back to cpu),
+  --onnx-file F (which ONNX file of the model: a path such as onnx/model_fp16.onnx, or fp32|fp16|q8|q4|q4f16|…).
 Log-probs are natural-log nats; bits only where named.`;
 
 const common = {
   model: { type: 'string' },
+  'onnx-file': { type: 'string' },
   threads: { type: 'string' },
   device: { type: 'string' },
   json: { type: 'boolean' },
@@ -57,30 +63,29 @@ function float(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-/** Where embedded models live (models/ at the package root). */
-function packageRoot(): string {
-  let d = typeof __dirname !== 'undefined' ? __dirname : process.cwd();
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return process.cwd();
-}
-
-export function resolveModel(m: string | undefined): string {
+/**
+ * --model → a model folder: a path, an embedded model name (models/<name> at the package root), or
+ * a Hub id org/name[@revision], downloaded with a progress bar on stderr.
+ */
+export async function resolveModel(m: string | undefined, onnxFile?: string): Promise<ResolvedModel> {
   if (!m) {
-    fail('--model is required: a model folder (e.g. one made by `lens export llama2c`), or an embedded model name.');
+    fail('--model is required: a model folder (e.g. one made by `lens export llama2c`), an embedded model name, or a Hub id such as onnx-community/gpt2.');
   }
-  if (existsSync(m)) return resolve(m);
-  const embedded = join(packageRoot(), 'models', m);
-  if (existsSync(embedded)) return embedded;
-  throw new LensError('missing-file', `Model not found: ${m} is neither a folder nor an embedded model name.`);
+  const progress = progressPrinter(process.stderr);
+  try {
+    const r = await resolveModelSpec(m, { onnxFile, onProgress: progress });
+    for (const n of r.hub?.notes ?? []) process.stderr.write(`note: ${n}\n`);
+    return r;
+  } finally {
+    progress.end();
+  }
 }
 
-async function loadModel(v: { model?: string; threads?: string; device?: string }): Promise<CausalLM> {
+async function loadModel(v: { model?: string; 'onnx-file'?: string; threads?: string; device?: string }): Promise<CausalLM> {
   const device = (v.device ?? 'cpu') as Provider;
   if (!['cpu', 'cuda', 'webgpu'].includes(device)) fail(`--device must be cpu, cuda or webgpu, got ${device}`);
-  const lm = await CausalLM.load(resolveModel(v.model), { threads: int(v.threads, 'threads', 2) || 2, provider: device });
+  const model = await resolveModel(v.model, v['onnx-file']);
+  const lm = await CausalLM.load(model.dir, { threads: int(v.threads, 'threads', 2) || 2, provider: device, onnxFile: model.onnxFile });
   if (lm.providerNote) process.stderr.write(`note: ${lm.providerNote}\n`);
   return lm;
 }
