@@ -53,36 +53,38 @@ export function argmax(x: Float32Array, off = 0, n = x.length - off): number {
 }
 
 /**
- * Incremental detokenizer: the text added by each new id is decode(all) minus decode(before),
- * held back while the tail is an incomplete UTF-8 sequence ("�").
+ * Incremental detokenizer (the prefix/read-offset scheme of text-generation-inference): each new
+ * id's text is decode(ids[prefix..]) minus decode(ids[prefix..read]), so the cost per token is a
+ * few tokens, not the whole sequence. Held back while the tail is an incomplete UTF-8 sequence ("�").
  */
 export class TextStream {
-  private ids: number[] = [];
-  private emitted = '';
-  private readonly prefixText: string;
+  private ids: number[];
+  private prefix: number;
+  private read: number;
+  private out = '';
   /** `prefixIds`: the prompt's tokens (without BOS), so the first new token keeps its leading space. */
-  constructor(private decode: (ids: number[]) => string, prefixIds: number[] = []) {
+  constructor(
+    private decode: (ids: number[]) => string,
+    prefixIds: number[] = [],
+  ) {
     this.ids = [...prefixIds];
-    this.emitted = prefixIds.length ? decode(prefixIds) : '';
-    this.prefixText = this.emitted;
+    this.prefix = Math.max(0, prefixIds.length - 5);
+    this.read = prefixIds.length;
   }
   push(id: number): string {
     this.ids.push(id);
-    const full = this.decode(this.ids);
-    if (full.endsWith('\uFFFD')) return '';
-    if (!full.startsWith(this.emitted)) {
-      // Decoders that rewrite earlier text (e.g. stripping a leading space once more text arrives).
-      const d = full.slice(commonPrefix(full, this.emitted));
-      this.emitted = full;
-      return d;
-    }
-    const d = full.slice(this.emitted.length);
-    this.emitted = full;
-    return d;
+    const prev = this.prefix < this.read ? this.decode(this.ids.slice(this.prefix, this.read)) : '';
+    const cur = this.decode(this.ids.slice(this.prefix));
+    if (cur.length <= prev.length || cur.endsWith('\uFFFD')) return '';
+    const piece = cur.startsWith(prev) ? cur.slice(prev.length) : cur.slice(commonPrefix(cur, prev));
+    this.out += piece;
+    this.prefix = this.read;
+    this.read = this.ids.length;
+    return piece;
   }
   /** The generated text (after the prompt). */
   get text(): string {
-    return this.emitted.startsWith(this.prefixText) ? this.emitted.slice(this.prefixText.length) : this.emitted;
+    return this.out;
   }
 }
 

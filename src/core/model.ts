@@ -229,7 +229,7 @@ export class CausalLM {
 
     // Full mask [batch, past + seq] and position ids [batch, seq] = (real tokens before) per row.
     const mask: Uint8Array[] = [];
-    const maskData = new BigInt64Array(batch * T);
+    const maskData = new BigInt64Array(batch * T).fill(1n);
     const posData = new BigInt64Array(batch * seq);
     let anyPad = false;
     for (let b = 0; b < batch; b++) {
@@ -238,11 +238,18 @@ export class CausalLM {
       m.set(newMask[b], P);
       mask.push(m);
       let count = 0;
-      for (let t = 0; t < T; t++) {
-        maskData[b * T + t] = BigInt(m[t]);
-        if (!m[t]) anyPad = true;
-        if (t >= P) posData[b * seq + (t - P)] = BigInt(m[t] ? count : 0);
-        count += m[t];
+      for (let t = 0; t < P; t++) {
+        if (!m[t]) {
+          maskData[b * T + t] = 0n;
+          anyPad = true;
+        } else count++;
+      }
+      for (let t = P; t < T; t++) {
+        if (m[t]) posData[b * seq + (t - P)] = BigInt(count++);
+        else {
+          maskData[b * T + t] = 0n;
+          anyPad = true;
+        }
       }
     }
     if (anyPad && !this.io.hasAttentionMask) {
