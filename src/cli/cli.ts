@@ -22,6 +22,7 @@ Usage:
   lens generate --model M --prompt P [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P]
                 [--repetition-penalty R] [--seed S] [--stop STR ...] [--json]
   lens poe      --model DIR --context A --context B [--weight W ...] [--expert-model DIR ...] [--prompt P]
+                [--expert-temperature T ...] [--expert-layer K ...]   (one per --context; layer 0 = final)
                 [--preset poe|concat|cfg|dexperts|contrastive|dola] [--combine logprobs|logits] [--alpha A]
                 [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--json]
   lens compare  --model DIR --context A --context B [--samples N] [--max-tokens N] [--temperature T] [--seed S] [--json]
@@ -267,6 +268,8 @@ async function cmdPoe(args: string[]): Promise<void> {
       context: { type: 'string', multiple: true },
       weight: { type: 'string', multiple: true },
       'expert-model': { type: 'string', multiple: true },
+      'expert-temperature': { type: 'string', multiple: true },
+      'expert-layer': { type: 'string', multiple: true },
       prompt: { type: 'string' },
       separator: { type: 'string' },
       preset: { type: 'string' },
@@ -287,6 +290,13 @@ async function cmdPoe(args: string[]): Promise<void> {
   if (weights.length && weights.length !== contexts.length) fail(`${weights.length} --weight values for ${contexts.length} contexts`);
   const expertModels = v['expert-model'] ?? [];
   if (expertModels.length && expertModels.length !== contexts.length) fail(`give one --expert-model per --context (${expertModels.length} for ${contexts.length}), or none to use --model for all`);
+  const perExpert = (name: string, vals: string[] | undefined, parse: (x: string) => number) => {
+    const xs = (vals ?? []).map(parse);
+    if (xs.length && xs.length !== contexts.length) fail(`give one --${name} per --context (${xs.length} for ${contexts.length}), or none`);
+    return xs;
+  };
+  const temps = perExpert('expert-temperature', v['expert-temperature'], (x) => float(x, 'expert-temperature')!);
+  const layers = perExpert('expert-layer', v['expert-layer'], (x) => int(x, 'expert-layer', 0));
   const models = new Map<string, CausalLM>();
   try {
     const get = async (spec: string | undefined) => {
@@ -296,7 +306,7 @@ async function cmdPoe(args: string[]): Promise<void> {
     };
     const experts: Expert[] = [];
     for (const [i, context] of contexts.entries()) {
-      experts.push({ model: await get(expertModels[i]), context, weight: weights[i] });
+      experts.push({ model: await get(expertModels[i]), context, weight: weights[i], temperature: temps[i], layer: layers[i] || undefined });
     }
     const it = generatePoe(experts, {
       preset,

@@ -53,3 +53,45 @@ test('stop strings cut the text; EOS and max tokens stop; events stream the same
     await lm.dispose();
   }
 });
+
+test('sampled first tokens follow softmax(logits / T) of a tiny model (χ²); cancellation stops generation', async () => {
+  const { makeTinyLlama } = await import('../helpers/fixtures');
+  const { tempDir } = await import('../helpers/shared');
+  const { chiSquare, chiSquareCritical } = await import('../helpers/stats');
+  const lm = await CausalLM.load(makeTinyLlama(join(tempDir(), 'chi'), { seed: 12, vocabSize: 360 }).dir);
+  try {
+    const T = 1.3;
+    const ids = [1, ...lm.tokenizer.encode('the').map((s) => s.id)];
+    const r = await lm.forward([ids]);
+    const row = Array.from(r.logits.subarray((ids.length - 1) * r.vocab, ids.length * r.vocab), (x) => x / T);
+    const m = Math.max(...row);
+    const z = row.reduce((s, x) => s + Math.exp(x - m), 0);
+    const probs = row.map((x) => Math.exp(x - m) / z);
+    const counts = new Float64Array(r.vocab);
+    const N = 3000;
+    for (let s = 0; s < N; s++) {
+      const g = await generateAll(lm, 'the', { maxTokens: 1, stopAtEos: false, sampler: buildSamplerChain({ temperature: T, seed: s }) });
+      counts[g.ids[0]]++;
+    }
+    const { stat, df } = chiSquare(counts, probs);
+    assert.ok(df > 10);
+    assert.ok(stat < chiSquareCritical(df, 0.001), `χ² ${stat.toFixed(1)} (df ${df})`);
+    // The same counts against T = 1 are rejected (the test has power).
+    const p1 = Array.from(r.logits.subarray((ids.length - 1) * r.vocab, ids.length * r.vocab));
+    const m1 = Math.max(...p1);
+    const z1 = p1.reduce((s, x) => s + Math.exp(x - m1), 0);
+    const wrong = chiSquare(counts, p1.map((x) => Math.exp(x - m1) / z1));
+    assert.ok(wrong.stat > chiSquareCritical(wrong.df, 0.001));
+    const ac = new AbortController();
+    let n = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of generate(lm, 'the', { maxTokens: 200, stopAtEos: false, signal: ac.signal })) if (++n === 5) ac.abort();
+      })(),
+      (e: Error & { code?: string }) => e.code === 'aborted',
+    );
+    assert.equal(n, 5);
+  } finally {
+    await lm.dispose();
+  }
+});
