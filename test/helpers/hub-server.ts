@@ -70,6 +70,8 @@ export class FakeHub {
   readonly corrupt = new Set<string>();
   /** The CDN writes blobs in chunks of this many bytes with `delayMs` between (0: all at once). */
   throttle = { chunk: 0, delayMs: 0 };
+  /** When set, the CDN holds each answer until `until()` is true (polled; at most `timeoutMs`). */
+  holdCdn: { until: () => boolean; timeoutMs: number } | null = null;
 
   private constructor(
     private readonly hub: Server,
@@ -256,11 +258,21 @@ export class FakeHub {
       res.writeHead(404, { 'Content-Type': 'application/xml' });
       return void res.end('<Error><Code>NoSuchKey</Code></Error>');
     }
-    if (this.corrupt.has(m[1])) {
+    if (this.holdCdn) {
+      const { until, timeoutMs } = this.holdCdn;
+      const t0 = Date.now();
+      const poll = () => (until() || Date.now() - t0 > timeoutMs ? this.serveBlob(req, res, data!, m[1]) : setTimeout(poll, 20));
+      return poll();
+    }
+    this.serveBlob(req, res, data, m[1]);
+  }
+
+  private serveBlob(req: IncomingMessage, res: ServerResponse, data: Buffer, key: string): void {
+    if (this.corrupt.has(key)) {
       data = Buffer.from(data);
       data[data.length >> 1] ^= 0xff;
     }
-    this.sendBytes(req, res, data, { ETag: `"${m[1]}"` }, m[1]);
+    this.sendBytes(req, res, data, { ETag: `"${key}"` }, key);
   }
 
   /** 200 or 206 (Range: bytes=N- / N-M), applying the cut / throttle faults on the CDN. */
