@@ -261,7 +261,10 @@ export class FakeHub {
     if (this.holdCdn) {
       const { until, timeoutMs } = this.holdCdn;
       const t0 = Date.now();
-      const poll = () => (until() || Date.now() - t0 > timeoutMs ? this.serveBlob(req, res, data!, m[1]) : setTimeout(poll, 20));
+      const poll = (): void => {
+        if (until() || Date.now() - t0 > timeoutMs) this.serveBlob(req, res, data!, m[1]);
+        else setTimeout(poll, 20);
+      };
       return poll();
     }
     this.serveBlob(req, res, data, m[1]);
