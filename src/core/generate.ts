@@ -3,6 +3,7 @@ import type { CausalLM, KvState } from './model';
 import { LensError, throwIfAborted } from './errors';
 import { logSumExp } from './math';
 import type { Sampler } from './sampling/sampler';
+import { onlySelects } from './sampling/inspect';
 
 export interface GenerateOptions {
   /** New tokens at most (default 64). */
@@ -108,6 +109,7 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
   const max = opts.maxTokens ?? 64;
   const eos = opts.stopAtEos === false ? new Set<number>() : new Set(lm.eosIds);
   const sampler = opts.sampler;
+  const selectOnly = sampler ? onlySelects(sampler) : true;
   sampler?.reset();
   for (const id of ids) sampler?.accept(id);
   const bosLen = ids[0] === lm.bosId ? 1 : 0;
@@ -134,7 +136,7 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
       const cand = { logits: row.slice(), selected: -1 };
       sampler.apply(cand);
       id = cand.selected >= 0 ? cand.selected : argmax(cand.logits);
-      logprob = cand.logits[id] - logSumExp(cand.logits);
+      logprob = cand.logits[id] - (selectOnly ? rawLse : logSumExp(cand.logits));
       sampler.accept(id);
     } else {
       id = argmax(row);

@@ -100,6 +100,8 @@ export class ExpertRunner {
 
   /** rows[i]: expert i's logits ([vocab]); early[i]: the extra layers' rows for its model (by layer). */
   private async run(feed: (g: Group) => { rows: number[][]; mask?: Uint8Array[] }, signal?: AbortSignal) {
+    let V = 0;
+    let packed = new Float32Array(0); // [experts, vocab]: every expert's row, in expert order
     const rows: Float32Array[] = new Array(this.experts.length);
     const early: Map<number, Float32Array>[] = new Array(this.experts.length);
     for (const g of this.groups) {
@@ -108,7 +110,10 @@ export class ExpertRunner {
       const r = await g.model.forward(f.rows, { state: g.state, newMask: f.mask, earlyExit: g.layers });
       this.forwards++;
       g.state = r.state;
-      const V = r.vocab;
+      if (!V) {
+        V = r.vocab;
+        packed = new Float32Array(this.experts.length * V);
+      }
       const S = r.seq;
       g.experts.forEach((ei, b) => {
         const off = (b * S + S - 1) * V; // last position of row b: [batch, seq, vocab]
@@ -116,10 +121,12 @@ export class ExpertRunner {
         const layerRows = new Map<number, Float32Array>();
         for (const k of g.layers) layerRows.set(k, r.early.get(k)!.slice(off, off + V));
         early[ei] = layerRows;
-        rows[ei] = e.layer !== undefined && e.layer !== e.model.config.numLayers ? layerRows.get(e.layer)! : r.logits.slice(off, off + V);
+        const src = e.layer !== undefined && e.layer !== e.model.config.numLayers ? layerRows.get(e.layer)! : r.logits.subarray(off, off + V);
+        packed.set(src, ei * V);
+        rows[ei] = packed.subarray(ei * V, (ei + 1) * V);
       });
     }
-    return { rows, early };
+    return { rows, early, packed, vocab: V };
   }
 
   /** Prefills every expert's prompt (left-padded within each model group). */

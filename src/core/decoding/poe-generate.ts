@@ -9,6 +9,15 @@ import { combineRows, type PresetName } from './combine';
 import { ExpertRunner, expertPromptIds, type Expert } from './experts';
 import { buildSamplerChain, type SamplingOptions } from '../sampling/factory';
 import { TextStream, type StopReason } from '../generate';
+import { PoeHead } from './poe-head';
+import { onlySelects } from '../sampling/inspect';
+
+let sharedHead: PoeHead | null = null;
+/** One PoE head per process (its sessions are small and reused by every generation). */
+function poeHead(): PoeHead {
+  sharedHead ??= new PoeHead(2);
+  return sharedHead;
+}
 
 export type PoePreset = PresetName | 'concat';
 
@@ -100,6 +109,7 @@ export async function* generatePoe(expertsIn: Expert[], opts: PoeGenerateOptions
   // logits, and then samples at T=1; the other presets combine at T=1 and the sampler applies T.
   const perExpertT = experts.map((e) => e.temperature ?? (T > 0 ? T : 1));
   const sampler = buildSamplerChain({ ...opts.sampling, temperature: T === 0 ? 0 : preset === 'poe' ? 1 : T });
+  const selectOnly = onlySelects(sampler);
   const lm0 = experts[0].model;
   const promptIds = prompt.length ? lm0.tokenizer.encode(prompt).map((s) => s.id) : [];
   sampler.reset();
@@ -116,15 +126,25 @@ export async function* generatePoe(expertsIn: Expert[], opts: PoeGenerateOptions
   for (let step = 0; step < max; step++) {
     throwIfAborted(opts.signal);
     const rows = out.rows;
-    let combined: Float64Array;
+    let combined: Float64Array | Float32Array;
+    let lse: ArrayLike<number> | null = null;
     let dolaLayer: number | undefined;
     switch (preset) {
       case 'poe':
-        combined = combineRows('poe', rows, { weights: experts.map((e) => e.weight ?? 1), temperatures: perExpertT, combine: opts.combine }).logProbs;
+      case 'concat': {
+        // Native kernels for the common case (src/core/decoding/poe-head.ts).
+        const h = await poeHead().run(
+          out.packed,
+          experts.length,
+          out.vocab,
+          preset === 'poe' ? perExpertT : [1],
+          preset === 'poe' ? experts.map((e) => e.weight ?? 1) : [1],
+          opts.combine ?? 'logprobs',
+        );
+        combined = h.combined;
+        lse = h.lse;
         break;
-      case 'concat':
-        combined = combineRows('poe', rows, {}).logProbs;
-        break;
+      }
       case 'cfg':
         combined = combineRows('cfg', rows, { alpha: opts.alpha }).logProbs;
         break;
@@ -144,13 +164,14 @@ export async function* generatePoe(expertsIn: Expert[], opts: PoeGenerateOptions
       default:
         throw new LensError('bad-argument', `Unknown preset ${String(preset)}`);
     }
-    const cand = { logits: Float32Array.from(combined), selected: -1 };
+    const cand = { logits: combined instanceof Float32Array ? combined : Float32Array.from(combined), selected: -1 };
     sampler.apply(cand);
     if (cand.selected < 0) throw new LensError('bad-argument', 'The sampler chain selected no token.');
     const id = cand.selected;
     sampler.accept(id);
-    const logprob = cand.logits[id] - logSumExp(cand.logits);
-    const expertLp = rows.map((r) => r[id] - logSumExp(r));
+    // The head's row is normalised already; re-normalise only when a processor edited it.
+    const logprob = cand.logits[id] - (lse && selectOnly ? 0 : logSumExp(cand.logits));
+    const expertLp = rows.map((r, i) => r[id] - (lse ? lse[i] : logSumExp(r)));
     if (eos.has(id)) {
       stopReason = 'eos';
       break;

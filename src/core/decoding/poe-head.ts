@@ -1,0 +1,49 @@
+// The Product-of-Experts combination run by ONNX Runtime (a tiny graph from our ONNX writer), so a
+// step over a large vocabulary costs native kernels instead of several JavaScript passes:
+//   rows [experts, vocab] raw logits, inv_t [experts] (1/T_i), w [experts] →
+//   combined [vocab] = log_softmax(Σ_i w_i · log_softmax(rows_i · inv_t_i))      ('logprobs')
+//                   or log_softmax(Σ_i w_i · rows_i · inv_t_i)                    ('logits', the seed)
+//   lse [experts] = logsumexp(rows_i)  (each expert's own log-prob of a token is rows_i[x] − lse_i)
+// Same numbers as combinePoe() in float32 precision (tested).
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder, attr } from '../onnx/graph';
+
+export function buildPoeHead(mode: 'logprobs' | 'logits'): Uint8Array {
+  const g = new GraphBuilder(`lens_poe_head_${mode}`);
+  const rows = g.input('rows', 'float32', ['experts', 'vocab']); // [E, V]
+  const invT = g.input('inv_t', 'float32', ['experts']); // [E]
+  const w = g.input('w', 'float32', ['experts']); // [E]
+  const col = (x: string) => g.op('Unsqueeze', [x, g.i64([1])]); // [E, 1]
+  const scaled = g.op('Mul', [rows, col(invT)]); // [E, V]
+  const terms = mode === 'logprobs' ? g.op('LogSoftmax', [scaled], { axis: attr.int(1) }) : scaled; // [E, V]
+  const sum = g.op('ReduceSum', [g.op('Mul', [terms, col(w)]), g.i64([0])], { keepdims: attr.int(1) }); // [1, V]
+  const combined = g.op('LogSoftmax', [sum], { axis: attr.int(1) }); // [1, V]
+  g.output('combined', g.op('Squeeze', [combined, g.i64([0])]), 'float32', ['vocab']);
+  g.output('lse', g.op('ReduceLogSumExp', [rows], { axes: attr.ints([1]), keepdims: attr.int(0) }), 'float32', ['experts']);
+  return g.toBytes();
+}
+
+export class PoeHead {
+  private sessions = new Map<string, Promise<ort.InferenceSession>>();
+  constructor(private readonly threads = 2) {}
+
+  /** rows: [E, V] packed; returns the combined log-probs [V] and each row's logsumexp [E]. */
+  async run(rows: Float32Array, E: number, V: number, temps: number[], weights: number[], mode: 'logprobs' | 'logits') {
+    let s = this.sessions.get(mode);
+    if (!s) {
+      s = ort.InferenceSession.create(buildPoeHead(mode), { intraOpNumThreads: this.threads, interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+      this.sessions.set(mode, s);
+    }
+    const out = await (await s).run({
+      rows: new ort.Tensor('float32', rows, [E, V]), // [E, V]
+      inv_t: new ort.Tensor('float32', Float32Array.from(temps, (t) => 1 / t), [E]), // [E]
+      w: new ort.Tensor('float32', Float32Array.from(weights), [E]), // [E]
+    });
+    return { combined: out.combined.data as Float32Array, lse: out.lse.data as Float32Array };
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}
