@@ -89,11 +89,15 @@ function validate(w: LlamaWeights): void {
   });
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. x: [B, S, D]. */
+/**
+ * RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight. x: [B, S, D]. Written as
+ * Pow → ReduceMean → Add → Sqrt → Div → Mul, the pattern ONNX Runtime's SimplifiedLayerNormFusion
+ * turns into one kernel.
+ */
 function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
-  const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: attr.ints([-1]), keepdims: attr.int(1) }); // [B, S, 1]
-  const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.f32(eps)])])]); // [B, S, 1]
-  return g.op('Mul', [g.op('Mul', [x, inv]), weight]); // [B, S, D]
+  const ms = g.op('ReduceMean', [g.op('Pow', [x, g.f32(2)])], { axes: attr.ints([-1]), keepdims: attr.int(1) }); // [B, S, 1]
+  const rms = g.op('Sqrt', [g.op('Add', [ms, g.f32(eps)])]); // [B, S, 1]
+  return g.op('Mul', [g.op('Div', [x, rms]), weight]); // [B, S, D]
 }
 
 /**
