@@ -31,7 +31,7 @@ Usage:
   lens info     --model M
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4]
 
---model: a model folder, an embedded model name, or a Hugging Face Hub id org/name[@revision]
+--model: a model folder, an embedded model name (default: the embedded english-base), or a Hugging Face Hub id org/name[@revision]
   (downloaded into the huggingface_hub cache; HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE apply).
 Common options: --threads N (default 2), --device cpu|cuda|webgpu (falls back to cpu),
   --onnx-file F (which ONNX file of the model: a path such as onnx/model_fp16.onnx, or fp32|fp16|q8|q4|q4f16|…).
@@ -64,14 +64,15 @@ function float(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** The embedded model used when --model is absent (models/<name> at the package root; see models/README.md). */
+export const DEFAULT_MODEL = 'english-base';
+
 /**
  * --model → a model folder: a path, an embedded model name (models/<name> at the package root), or
- * a Hub id org/name[@revision], downloaded with a progress bar on stderr.
+ * a Hub id org/name[@revision], downloaded with a progress bar on stderr. Absent: the embedded default.
  */
 export async function resolveModel(m: string | undefined, onnxFile?: string): Promise<ResolvedModel> {
-  if (!m) {
-    fail('--model is required: a model folder (e.g. one made by `lens export llama2c`), an embedded model name, or a Hub id such as onnx-community/gpt2.');
-  }
+  m ||= DEFAULT_MODEL;
   const progress = progressPrinter(process.stderr);
   try {
     const r = await resolveModelSpec(m, { onnxFile, onProgress: progress });
@@ -410,7 +411,7 @@ async function cmdInfo(args: string[]): Promise<void> {
   const { values: v } = parseArgs({ args, options: { ...common }, strict: true });
   const lm = await loadModel(v);
   try {
-    const d = lm.describe();
+    const d = lm.describe({ parameters: true });
     if (v.json) console.log(JSON.stringify(d));
     else for (const [k, x] of Object.entries(d)) console.log(`${pad(k, 16)} ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`);
   } finally {
