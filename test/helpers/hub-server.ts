@@ -70,6 +70,8 @@ export class FakeHub {
   readonly corrupt = new Set<string>();
   /** The CDN writes blobs in chunks of this many bytes with `delayMs` between (0: all at once). */
   throttle = { chunk: 0, delayMs: 0 };
+  /** Repo path → the ETag to claim for it instead of the real one (a broken or hostile mirror). */
+  readonly fakeEtag = new Map<string, string>();
   /** When set, the CDN holds each answer until `until()` is true (polled; at most `timeoutMs`). */
   holdCdn: { until: () => boolean; timeoutMs: number } | null = null;
 
@@ -225,14 +227,14 @@ export class FakeHub {
         res.writeHead(302, {
           Location: `${this.cdnUrl}/lfs/${f.etag}?X-Amz-Signature=fake&X-Amz-Expires=3600`,
           'X-Repo-Commit': commit,
-          'X-Linked-Etag': `"${f.etag}"`,
+          'X-Linked-Etag': `"${this.fakeEtag.get(path) ?? f.etag}"`,
           'X-Linked-Size': String(f.data.length),
           ETag: `W/"${gitBlobSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${f.etag}\nsize ${f.data.length}\n`))}"`,
           'Content-Length': '0',
         });
         return void res.end();
       }
-      return this.sendBytes(req, res, f.data, { 'X-Repo-Commit': commit, ETag: `"${f.etag}"` }, null);
+      return this.sendBytes(req, res, f.data, { 'X-Repo-Commit': commit, ETag: `"${this.fakeEtag.get(path) ?? f.etag}"` }, null);
     }
     this.error(req, res, 404, null, 'Not Found');
   }

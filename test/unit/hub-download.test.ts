@@ -368,3 +368,24 @@ test('revisions: a branch writes refs/{branch}; a renamed repo is followed', asy
   assert.equal(r.hub!.commit, llamaCommit);
   assert.ok(hub.requests({ method: 'HEAD' }).some((q) => q.url.startsWith('/old-org/tiny/resolve/')), 'HEAD asked the old name and followed the relative redirect');
 });
+
+test('a cache that cannot be written, and ETags that would be paths, are refused with a message', async () => {
+  const file = join(tempDir(), 'a-file');
+  writeFileSync(file, '');
+  await assert.rejects(resolveModelSpec(LLAMA, opts({ cacheDir: join(file, 'cache') })), lensErr('bad-file', /Cannot use the Hugging Face cache at .*a-file\/cache \(ENOTDIR.*Set HF_HUB_CACHE \(or HF_HOME\) to a writable folder/));
+  hub.fakeEtag.set('config.json', '../../../evil');
+  try {
+    const o = opts();
+    await assert.rejects(resolveModelSpec(LLAMA, o), lensErr('network', /unusable ETag for config\.json/));
+    assert.ok(!existsSync(join(o.cacheDir!, 'evil')) && !existsSync(join(dirname(o.cacheDir!), 'evil')));
+  } finally {
+    hub.fakeEtag.clear();
+  }
+  // A mirror that claims the wrong git hash for a small file: caught like a corrupt LFS file.
+  hub.fakeEtag.set('tokenizer.json', 'f'.repeat(40));
+  try {
+    await assert.rejects(resolveModelSpec(LLAMA, opts()), lensErr('checksum', /tokenizer\.json from test-org\/tiny-llama@main is corrupt: its git blob sha1 is [0-9a-f]{40} but the Hub says f{40}/));
+  } finally {
+    hub.fakeEtag.clear();
+  }
+});

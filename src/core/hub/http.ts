@@ -162,6 +162,10 @@ function metadataOf(res: Response, location: string, file: string, ctx: HubReque
   if (!etag) {
     throw new LensError('network', `${ctx.endpoint} gave no ETag for ${file} in ${ctx.repo}: it does not look like a Hugging Face Hub endpoint (check HF_ENDPOINT).`);
   }
+  if (!/^[A-Za-z0-9._-]+$/.test(etag) || /^\.+$/.test(etag)) {
+    // It names a file in blobs/: never let it be a path.
+    throw new LensError('network', `${ctx.endpoint} gave an unusable ETag for ${file} in ${ctx.repo} (${JSON.stringify(etag).slice(0, 80)}); check HF_ENDPOINT.`);
+  }
   const sizeHeader = res.headers.get('X-Linked-Size') ?? res.headers.get('Content-Length');
   const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
   return { commit: res.headers.get('X-Repo-Commit'), etag, size, location };

@@ -134,6 +134,23 @@ export async function resolveModelSpec(spec: string, opts: ResolveModelOptions =
 /** Downloads (or finds in the cache) the files of a Hub model and returns its snapshot folder. */
 export async function downloadHubModel(id: HubId, opts: ResolveModelOptions = {}): Promise<ResolvedModel> {
   const env = hubEnv(opts);
+  try {
+    return await download(id, opts, env);
+  } catch (e) {
+    throw cacheError(e, env.cacheDir);
+  }
+}
+
+/** File-system failures in the cache (not writable, disk full, …) as LensErrors that say where. */
+function cacheError(e: unknown, cacheDir: string): unknown {
+  if (isLensError(e)) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string') return e;
+  const fix = code === 'ENOSPC' ? 'Free some disk space, or set HF_HUB_CACHE to a folder on another disk.' : 'Set HF_HUB_CACHE (or HF_HOME) to a writable folder.';
+  return new LensError('bad-file', `Cannot use the Hugging Face cache at ${cacheDir} (${(e as Error).message}). ${fix}`);
+}
+
+async function download(id: HubId, opts: ResolveModelOptions, env: HubEnv): Promise<ResolvedModel> {
   const cache = new RepoCache(env.cacheDir, id.repo);
   const where = `${id.repo}@${id.revision}`;
   const ctx: HubRequestContext = { endpoint: env.endpoint, token: env.token, signal: opts.signal, repo: id.repo, revision: id.revision };
