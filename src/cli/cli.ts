@@ -29,7 +29,7 @@ Usage:
   lens speculative --draft DIR --target DIR --prompt P [--k 4] [--max-tokens N] [--temperature T] [--seed S] [--json]
   lens rank     --model M --context Q --candidate A1 --candidate A2 ... [--json]
   lens info     --model M
-  lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4]
+  lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4] [--weights-dtype fp32|fp16]
 
 --model: a model folder, an embedded model name (default: the embedded english-base), or a Hugging Face Hub id org/name[@revision]
   (downloaded into the huggingface_hub cache; HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE apply).
@@ -424,7 +424,7 @@ async function cmdExport(args: string[]): Promise<void> {
   if (family !== 'llama2c') fail(`lens export: unknown format ${JSON.stringify(family ?? '')} (supported: llama2c)`);
   const { values: v } = parseArgs({
     args: rest,
-    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' } },
+    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' }, 'weights-dtype': { type: 'string' } },
     strict: true,
   });
   if (!v.weights || !v.tokenizer || !v.out) fail('lens export llama2c needs --weights FILE.bin --tokenizer DIR --out DIR');
@@ -435,7 +435,10 @@ async function cmdExport(args: string[]): Promise<void> {
         return n;
       })
     : undefined;
-  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers });
+  const dt = v['weights-dtype'] ?? 'fp32';
+  const weightsDtype = ({ fp32: 'float32', float32: 'float32', fp16: 'float16', float16: 'float16' } as const)[dt as 'fp32'];
+  if (!weightsDtype) fail(`--weights-dtype takes fp32 or fp16; got ${JSON.stringify(dt)}`);
+  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers, weightsDtype });
   console.log(`wrote ${resolve(v.out)}`);
 }
 

@@ -11,6 +11,7 @@ import { LensError } from './errors';
 import { LensTokenizer } from './tokenizer';
 import { halfToFloat } from './half';
 import { ScoringHead, type HeadStats } from './scoring-head';
+import { countParameters } from './onnx/inspect';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -306,12 +307,13 @@ export class CausalLM {
     await this.session.release();
   }
 
-  /** Total parameter count from the graph's initializers is not exposed by ORT; estimate from config. */
-  describe(): Record<string, unknown> {
+  /** What `lens info` prints. The parameter count is read off the ONNX file's initializers. */
+  describe(opts: { parameters?: boolean } = {}): Record<string, unknown> {
     return {
       dir: this.dir,
       onnx: this.onnxPath,
       modelType: this.config.modelType,
+      ...(opts.parameters ? { parameters: countParameters(this.onnxPath) } : {}),
       layers: this.config.numLayers,
       heads: this.config.numHeads,
       kvHeads: this.config.numKvHeads,

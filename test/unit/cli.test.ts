@@ -65,6 +65,8 @@ test('lens score reads stdin and prints a table; lens info and rank work', { ski
   const info = lens(['info', '--model', exported(), '--json']);
   const d = JSON.parse(info.out);
   assert.equal(d.layers, 5);
+  // 260K parameters: 512·64 embedding + 5 layers + final norm (the RoPE tables are computed in the graph).
+  assert.ok(d.parameters > 250_000 && d.parameters < 300_000, String(d.parameters));
   assert.equal(d.vocab, 512);
   assert.equal(d.context, 512);
   assert.equal(d.provider, 'cpu');
