@@ -12,6 +12,7 @@ import { selectRows } from './model';
 import type { TokenSpan } from './types';
 import { LensError, throwIfAborted } from './errors';
 import type { HeadStats } from './scoring-head';
+import { topK } from './math';
 
 export interface TopAlt {
   id: number;
@@ -82,8 +83,9 @@ export interface RowStats {
 }
 
 /**
- * One row [vocab] of raw logits at `off`: log-prob of `target`, its rank, the entropy, top-k.
- * Two passes over the row (+ one for top-k).
+ * One row [vocab] of raw logits at `off`: log-prob of `target`, its rank, the entropy, top-k, in
+ * float64 JavaScript. The reference for the scoring head (src/core/scoring-head.ts), which computes
+ * the same in ONNX Runtime for every scored chunk.
  */
 export function rowStats(x: Float32Array, off: number, V: number, target: number, k: number): RowStats {
   let m = -Infinity;
@@ -101,23 +103,7 @@ export function rowStats(x: Float32Array, off: number, V: number, target: number
   }
   const lse = m + Math.log(s);
   const entropy = Math.log(s) - sx / s;
-  const top: { id: number; logprob: number }[] = [];
-  if (k > 0) {
-    // Partial selection of the k largest (k ≪ V).
-    const ids: number[] = [];
-    for (let i = 0; i < V; i++) {
-      const v = x[off + i];
-      if (ids.length === k && v <= x[off + ids[k - 1]]) continue;
-      let j = ids.length < k ? ids.length : k - 1;
-      if (ids.length < k) ids.push(i);
-      while (j > 0 && x[off + ids[j - 1]] < v) {
-        ids[j] = ids[j - 1];
-        j--;
-      }
-      ids[j] = i;
-    }
-    for (const id of ids) top.push({ id, logprob: x[off + id] - lse });
-  }
+  const top = topK(x, k, off, V).map((id) => ({ id, logprob: x[off + id] - lse }));
   return { logprob: xt - lse, rank: greater + 1, entropy, top };
 }
 

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CausalLM } from '../../src/core/model';
 import { scoreIds, scoreText } from '../../src/core/scoring';
 import { WorkerClient } from '../../src/worker/client';
+import { maxEventLoopGap } from '../helpers/event-loop';
 import { makeTinyLlama } from '../helpers/fixtures';
 import { repoRoot, sharedDir, storiesModelDir, tempDir } from '../helpers/shared';
 
@@ -86,17 +87,7 @@ async function eventLoopGap(dir: string, text: string) {
   const client = new WorkerClient({ workerPath: join(repoRoot, 'dist/worker.cjs') });
   const h = (await client.load(dir, { threads: THREADS })).handle;
   await client.score({ model: h, text: text.slice(0, 2000) });
-  let last = performance.now();
-  let gap = 0;
-  const t = setInterval(() => {
-    const now = performance.now();
-    gap = Math.max(gap, now - last);
-    last = now;
-  }, 1);
-  const t0 = performance.now();
-  await client.score({ model: h, text, topK: 5 });
-  const ms = performance.now() - t0;
-  clearInterval(t);
+  const { gap, ms } = await maxEventLoopGap(() => client.score({ model: h, text, topK: 5 }));
   await client.terminate();
   return { gap, ms };
 }

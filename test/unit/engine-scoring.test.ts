@@ -187,3 +187,23 @@ test('scoring honours an AbortSignal between chunks', { skip }, async () => {
   );
   assert.equal(calls, 2);
 });
+
+test('the scoring head (ONNX Runtime) agrees with the float64 JavaScript reference on random rows', { skip }, async () => {
+  const V = lm.vocab;
+  const rows = 9;
+  const x = new Float32Array(rows * V);
+  let seed = 7;
+  for (let i = 0; i < x.length; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    x[i] = (seed / 2 ** 32 - 0.5) * 16;
+  }
+  const targets = Array.from({ length: rows }, (_, i) => (i * 37) % V);
+  const h = await lm.scoreRows(x, V, 0, rows, targets, 4);
+  for (let i = 0; i < rows; i++) {
+    const ref = rowStats(x, i * V, V, targets[i], 4);
+    assert.ok(Math.abs(h.logprob[i] - ref.logprob) < 1e-4);
+    assert.equal(h.rank[i], ref.rank);
+    assert.ok(Math.abs(h.entropy[i] - ref.entropy) < 1e-4);
+    assert.deepEqual(Array.from(h.topIndices.subarray(i * 4, i * 4 + 4), Number), ref.top.map((t) => t.id));
+  }
+});

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkerClient } from '../../src/worker/client';
+import { maxEventLoopGap } from '../helpers/event-loop';
 import { CausalLM } from '../../src/core/model';
 import { scoreText } from '../../src/core/scoring';
 import { repoRoot, skipNoShared, sharedDir, storiesModelDir } from '../helpers/shared';
@@ -50,21 +51,7 @@ test('progress events arrive while a long text is scored', { skip }, async () =>
 
 test('the host event loop stays free while the worker scores (largest gap vs in-process)', { skip }, async () => {
   const text = longText();
-  // Largest gap between timer ticks while `work` runs.
-  const measure = async (work: () => Promise<unknown>) => {
-    let last = performance.now();
-    let gap = 0;
-    const t = setInterval(() => {
-      const now = performance.now();
-      gap = Math.max(gap, now - last);
-      last = now;
-    }, 1);
-    const t0 = performance.now();
-    await work();
-    const ms = performance.now() - t0;
-    clearInterval(t);
-    return { gap: Math.max(gap, performance.now() - last), ms };
-  };
+  const measure = maxEventLoopGap;
   const viaWorker = await measure(() => client.score({ model: handle, text, topK: 5, chunk: 256 }));
   const lm = await CausalLM.load(storiesModelDir(), { threads: 1 });
   const inProcess = await measure(() => scoreText(lm, text, { topK: 5, chunk: 256 }));
