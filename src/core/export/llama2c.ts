@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DecoderExportOptions } from './decoder';
 import { llamaConfigJson, readSpecialTokenIds, writeModelFolder, type ModelFolderFiles } from './folder';
+import { float16Initializers, type WeightsDtype } from './fp16';
 import { buildLlamaOnnx, type LlamaLayerWeights, type LlamaWeights } from './llama';
 
 const HEADER_BYTES = 7 * 4;
@@ -127,6 +128,11 @@ export interface ExportLlama2cOptions extends DecoderExportOptions {
   tokenizerDir: string;
   /** Output model folder (created; files in it are overwritten). */
   outDir: string;
+  /**
+   * Storage type of the weight matrices in model.onnx (default float32). 'float16' halves the file:
+   * matrices are stored as float16 and cast to float32 in the graph, which computes in float32.
+   */
+  weightsDtype?: WeightsDtype;
 }
 
 export interface ExportLlama2cResult extends ModelFolderFiles {
@@ -139,10 +145,11 @@ export interface ExportLlama2cResult extends ModelFolderFiles {
  * config.json, tokenizer files). BOS / EOS ids come from the tokenizer dir (tokenizer_config.json's
  * bos_token / eos_token, else `<s>` / `</s>`, else llama2.c's 1 / 2). Synchronous; throws on a
  * malformed checkpoint, a missing tokenizer.json, or a tokenizer larger than the model's vocab. This is what `lens export llama2c --weights FILE.bin --tokenizer DIR
- * --out DIR [--early-exit 2,3]` runs.
+ * --out DIR [--early-exit 2,3] [--weights-dtype fp16]` runs.
  */
 export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
-  const { weights: weightsPath, tokenizerDir, outDir, ...graphOpts } = opts;
+  const { weights: weightsPath, tokenizerDir, outDir, weightsDtype = 'float32', ...graphOpts } = opts;
+  if (weightsDtype !== 'float32' && weightsDtype !== 'float16') throw new LensError('bad-argument', `weightsDtype must be float32 or float16, not ${JSON.stringify(weightsDtype)}`);
   if (!existsSync(path.join(tokenizerDir, 'tokenizer.json'))) throw new LensError('missing-file', `tokenizer dir ${tokenizerDir} has no tokenizer.json`);
   const weights = readLlama2c(weightsPath);
   const special = readSpecialTokenIds(tokenizerDir, { bos: '<s>', eos: '</s>' });
@@ -155,7 +162,8 @@ export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
     eosTokenId: special.eos ?? 2,
     earlyExitLayers: graphOpts.earlyExitLayers,
   });
-  const onnx = buildLlamaOnnx(weights, graphOpts);
+  let onnx = buildLlamaOnnx(weights, graphOpts);
+  if (weightsDtype === 'float16') onnx = float16Initializers(onnx);
   return { ...writeModelFolder(outDir, { onnx, config, tokenizerDir }), config };
 }
 
