@@ -38,10 +38,11 @@ export function progressPrinter(stream: ProgressStream = process.stderr, now: ()
     const secs = (now() - started) / 1000;
     const rate = secs > 0.2 ? (p.loaded - startLoaded) / secs : 0;
     const tail = `${String(pct).padStart(3)}% ${formatBytes(p.loaded)}/${formatBytes(p.total)}${rate > 0 ? ` ${formatBytes(rate)}/s` : ''} [${p.filesDone}/${p.filesTotal}] ${p.file ?? ''}`;
-    const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - tail.length - 3));
+    const cols = stream.columns || 80; // a pseudo-terminal may report 0
+    const width = Math.max(10, Math.min(30, cols - tail.length - 4));
     const fill = Math.round((width * pct) / 100);
     const s = `[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${tail}`;
-    return s.length > (stream.columns ?? 80) - 1 ? s.slice(0, (stream.columns ?? 80) - 1) : s;
+    return s.length > cols - 1 ? s.slice(0, cols - 1) : s;
   };
 
   const onProgress = (p: HubProgress) => {

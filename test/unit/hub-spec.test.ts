@@ -130,6 +130,12 @@ test('CLI progress: redraws one line on a terminal, a few plain lines elsewhere'
   assert.match(out, /\r\x1b\[Konnx\/model\.onnx: connection broke off\n/, 'the bar is cleared before a message');
   assert.match(out, /downloaded o\/m@main \(4\.00 MB\) in [\d.]+ s\n$/);
 
+  const zero: string[] = [];
+  const z = progressPrinter({ isTTY: true, columns: 0, write: (s) => zero.push(s) }, () => (t += 200));
+  z(ev('download', 1 << 20, 0));
+  z(ev('download', 2 << 20, 0));
+  assert.match(zero.join(''), /\[0\/2\] onnx\/model\.onnx$/, 'a terminal that reports 0 columns gets 80');
+
   const plain: string[] = [];
   const q = progressPrinter({ write: (s) => plain.push(s) }, () => (t += 100));
   for (let i = 0; i <= 8; i++) q(ev('download', (i * (4 << 20)) / 8, 0));
