@@ -14,6 +14,7 @@ import { buildSamplerChain } from '../core/sampling/factory';
 import { isLensError, LensError } from '../core/errors';
 import { resolveModelSpec, type ResolvedModel } from '../core/hub';
 import { progressPrinter } from './progress';
+import { experimentCommand } from '../experiments';
 
 const USAGE = `lens — per-token likelihoods under a local language model
 
@@ -30,6 +31,7 @@ Usage:
   lens rank     --model M --context Q --candidate A1 --candidate A2 ... [--json]
   lens info     --model M
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4] [--weights-dtype fp32|fp16]
+  lens experiment NAME --out DIR [--model M] [--seed S] [--quick]   (lens experiment --list; see reports/README.md)
 
 --model: a model folder, an embedded model name (default: the embedded english-base), or a Hugging Face Hub id org/name[@revision]
   (downloaded into the huggingface_hub cache; HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE apply).
@@ -470,6 +472,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'export':
         await cmdExport(rest);
         return 0;
+      case 'experiment':
+        return await experimentCommand(rest);
       case undefined:
       case '-h':
       case '--help':
