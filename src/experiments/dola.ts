@@ -26,10 +26,12 @@ export const dola: Experiment = {
     const layers = prematureLayers(lm);
     const R = ctx.report;
     const texts: { name: string; text: string }[] = [{ name: 'story (written for this report)', text: STORY }];
-    const austen = join(sharedDir(), 'corpora/janeausten/persuasion.txt');
-    if (existsSync(austen) && !ctx.quick) {
-      const t = readFileSync(austen, 'utf8');
-      texts.push({ name: 'Persuasion, last 3000 characters (../shared corpora)', text: t.slice(t.length - 3000).replace(/\s+/g, ' ').trim() });
+    // Not in the training data of any zoo model (they train on Brown, Austen, Shakespeare).
+    const devil = join(sharedDir(), 'corpora/devils-dictionary.txt');
+    if (existsSync(devil) && !ctx.quick) {
+      const t = readFileSync(devil, 'utf8');
+      const mid = Math.floor(t.length / 2);
+      texts.push({ name: "The Devil's Dictionary, 3000 characters from the middle (../shared corpora)", text: t.slice(mid, mid + 3000).replace(/\s+/g, ' ').trim() });
     }
     const win = Math.min(lm.maxPositions, 256);
     const bar = ctx.progress('dola perplexity', texts.length);

@@ -1,6 +1,8 @@
 // PoE of two different models sharing a vocabulary: samples from each alone and from their product,
 // each scored under both models (per token). Used by char-models-poe and speculative.
 import type { CausalLM } from '../core/model';
+import { LensError } from '../core/errors';
+import { sameVocabulary } from '../core/decoding/experts';
 import { promptIds } from '../core/generate';
 import type { ExperimentContext } from './framework';
 import { cell, f, fci } from './framework';
@@ -12,6 +14,9 @@ export async function twoModelPoe(
   b: { key: string; name: string; lm: CausalLM },
   o: { prompts: string[]; n: number; maxTokens: number; temperature: number; unit: string },
 ) {
+  if (!sameVocabulary(a.lm, b.lm)) {
+    throw new LensError('vocab-mismatch', `${a.name} and ${b.name} do not share a tokenizer (same vocabulary and ids), so their next-token distributions cannot be combined or cross-scored.`);
+  }
   const R = ctx.report;
   const sources = (prompt: string) => [
     { name: a.key, experts: [{ model: a.lm, context: prompt }] },

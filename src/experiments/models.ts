@@ -28,9 +28,9 @@ export interface LoadedModel {
 export const ZOO: Record<ModelRole, string[]> = {
   english: ['english-base'],
   char: ['shakespeare-char'],
-  char2: [],
-  target: ['english-target', 'target'],
-  draft: ['english-draft', 'draft'],
+  char2: ['austen-char'],
+  target: ['english-base'],
+  draft: ['english-draft'],
 };
 
 export function packageRoot(): string {

@@ -18,7 +18,7 @@ export function wilson(k: number, n: number, z = Z95): Interval {
   const den = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / den;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / den;
-  return { lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+  return { lo: k === 0 ? 0 : Math.max(0, centre - half), hi: k === n ? 1 : Math.min(1, centre + half) };
 }
 
 export function mean(xs: readonly number[]): number {
