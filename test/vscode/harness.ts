@@ -166,8 +166,10 @@ export async function runMochaInHost(server: CodeServer, browser: BrowserContext
     output.push(format(...(Array.isArray(args) ? args : [args])));
   });
   await page.goto(workbenchUrl(server, extensionPath, testsPath));
-  const timer = new Promise<number>((r) => setTimeout(() => r(-1), timeoutMs));
-  const code = await Promise.race([exited, timer]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<number>((r) => (timer = setTimeout(() => r(-1), timeoutMs)));
+  const code = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
   if (code === -1) output.push(`(timed out after ${timeoutMs} ms)`);
   await page.close().catch(() => undefined);
   return { code, output };

@@ -131,16 +131,21 @@ test('end to end: palette command, webview DOM contract, hover, hostile text, sc
     // Editor decorations (one inline decoration per token) and the editor hover.
     const decorated = await page.locator('.editor-group-container .monaco-editor .view-overlays [class*="ced-"]').count();
     assert.ok(decorated >= 10, `only ${decorated} decorated spans in the editor`);
+    // Collapse the selection so that the heatmap, not the selection colour, shows.
+    await page.keyboard.press('Control+End');
     const word = page.locator('.editor-group-container .monaco-editor .view-line', { hasText: 'Once upon' }).first();
     const box = (await word.boundingBox())!;
     await page.mouse.move(box.x + 40, box.y + box.height / 2);
     const hover = page.locator('.monaco-hover', { hasText: 'Likelihood Lens' });
     await hover.first().waitFor({ state: 'visible', timeout: 15_000 });
     assert.match((await hover.first().textContent()) ?? '', /log-prob: ?−\d+\.\d{4} nats/);
-    mkdirSync(artifacts, { recursive: true });
+    await page.waitForTimeout(400); // the hover fades in
     await page.screenshot({ path: join(artifacts, 'heatmap.png') });
     await page.mouse.move(5, 5);
     await page.keyboard.press('Escape');
+    await frame.locator('[data-token-index="20"]').hover();
+    await tip.waitFor({ state: 'visible' });
+    await page.screenshot({ path: join(artifacts, 'webview-hover.png') });
 
     // 2. Hostile text: shown literally, nothing runs, no CSP violation was even attempted.
     await openFile(page, 'hostile.html');
