@@ -49,6 +49,7 @@ export const catDog: Experiment = {
     R.h2('What this can and cannot show');
     R.p(
       `With ${n} samples per source the means are rough (see the intervals); the seed's point was qualitative: the PoE sample should be plausible after both prompts. ` +
+        'Summing two experts each tempered at 0.7 makes the product sharper than either (where they agree it behaves like temperature 0.35), so PoE samples have lower NLL under both prompts and repeat more often; `concat-vs-poe` adds the geometric mean as a control for this. ' +
         'On a small model "cat" and "dog" prompts differ by one token, so the two NLLs of any sample are strongly correlated and the points lie near the diagonal; ' +
         'the experiment `concat-vs-poe` repeats this with 50+ samples per method and more prompt pairs.',
     );

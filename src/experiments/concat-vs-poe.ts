@@ -58,6 +58,8 @@ export const concatVsPoe: Experiment = {
         { name: 'B', experts: [{ model: lm, context: B }] },
         { name: 'concat', experts: [{ model: lm, context: A }, { model: lm, context: B }], preset: 'concat' as const },
         { name: 'poe', experts: [{ model: lm, context: A }, { model: lm, context: B }] },
+        // The geometric mean: weights ½, as sharp as one expert at T (the plain product is sharper).
+        { name: 'poe-geo', experts: [{ model: lm, context: A, weight: 0.5 }, { model: lm, context: B, weight: 0.5 }] },
       ];
       const scorers = [
         { name: 'A', lm, prefix: expertPromptIds(lm, A, '', ' ') },
@@ -74,11 +76,11 @@ export const concatVsPoe: Experiment = {
     }
     const R = ctx.report;
     R.p(
-      `For each prompt pair (A, B): ${n} samples per method — A alone, B alone, the concatenation "A B" as one prompt, and PoE(A, B) (sum of the two experts' tempered log-probs, the same token appended to both) — ` +
+      `For each prompt pair (A, B): ${n} samples per method — A alone, B alone, the concatenation "A B" as one prompt, PoE(A, B) (sum of the two experts' tempered log-probs, the same token appended to both) and poe-geo (the geometric mean: each expert's log-probs weighted ½) — ` +
         `at temperature ${T}, ${maxTokens} tokens. Each sample is scored under A and under B: NLL/token | A = −ln p(sample | A) divided by its tokens. ` +
         '"Closest to both" is measured by the mean of the two per-token NLLs (the log of the geometric-mean likelihood under both prompts) and by the worse of the two (max).',
     );
-    const methods = ['A', 'B', 'concat', 'poe'];
+    const methods = ['A', 'B', 'concat', 'poe', 'poe-geo'];
     const rng2 = ctx.rng('bootstrap');
     const summary: Record<string, unknown>[] = [];
     for (const [pi, { kind, p }] of pairs.entries()) {
@@ -131,7 +133,7 @@ export const concatVsPoe: Experiment = {
       marginLeft: 110,
       x: { label: 'mean of NLL/token | A and | B (nats)', grid: true },
       y: { label: null, domain: summary.map(yLab) },
-      color: { domain: methods, range: ['#1f77b4', '#d62728', '#ff7f0e', '#2ca02c'] },
+      color: { domain: methods, range: ['#1f77b4', '#d62728', '#ff7f0e', '#2ca02c', '#9467bd'] },
       marks: [
         Plot.link(summary, { y1: yLab, y2: yLab, x1: 'lo_both', x2: 'hi_both', stroke: 'method', strokeWidth: 2 }),
         Plot.dot(summary, { y: yLab, x: 'mean_both', fill: 'method', r: 4 }),
@@ -142,6 +144,7 @@ export const concatVsPoe: Experiment = {
     R.p(
       'PoE samples from a distribution proportional to p(·|A)·p(·|B), so it should land lowest on "mean of both" by construction when the model is good enough for the product to be meaningful; ' +
         'the concatenated prompt conditions on both but lets the later sentence dominate. ' +
+        'One confound is built in: the plain product of two experts each tempered at T is sharper than either (where they agree it acts like temperature T/2), so part of its low NLL is low temperature, not agreement. poe-geo removes that: the geometric mean (weights ½) is exactly as sharp as one expert at T, so poe-geo vs concat is the fair comparison. ' +
         'The intervals are over samples for fixed prompts; they do not cover the choice of prompts (only a handful of pairs), and the per-token NLLs come from a small model, so the ranking says how this model combines contexts, not how a large LM would. ' +
         'Dots of A-alone samples near the x-axis and B-alone near the y-axis show the two prompts pull in different directions; when all four clouds overlap, the model barely distinguishes the prompts.',
     );

@@ -22,6 +22,8 @@ export interface ExperimentOptions {
   model2?: string;
   draft?: string;
   target?: string;
+  /** Use stories260K from ../shared for the English roles even when zoo models are installed. */
+  stories?: boolean;
   /** TruthfulQA.csv (default ../shared/benchmarks/truthfulqa/TruthfulQA.csv). */
   data?: string;
   /** Also score TruthfulQA with DoLa (truthfulqa-mc). */

@@ -43,6 +43,7 @@ export async function runExperiment(name: string, opts: ExperimentOptions): Prom
   const args = [
     `lens experiment ${exp.name} --out DIR`,
     ...(['model', 'model2', 'draft', 'target'] as const).filter((k) => opts[k]).map((k) => `--${k} ${isAbsolute(opts[k]!) ? basename(opts[k]!) : opts[k]}`),
+    ...(opts.stories ? ['--stories'] : []),
     `--seed ${ctx.seed}`,
     ...(opts.quick ? ['--quick'] : []),
     ...(opts.dola ? ['--dola'] : []),
@@ -64,7 +65,7 @@ export async function runExperiment(name: string, opts: ExperimentOptions): Prom
     '',
     'Models:',
     '',
-    ...ctx.models.map((m) => `- ${m.role}: **${m.name}** (${m.source === 'zoo' ? 'zoo model' : m.source === 'stories260K' ? "fallback: stories260K exported from ../shared" : 'given on the command line'}; ${m.layers} layers, vocabulary ${m.vocab}, context ${m.context}${m.earlyExit.length ? `, early exits ${m.earlyExit.join(', ')}` : ''})`),
+    ...ctx.models.map((m) => `- ${m.role}: **${m.name}** (${m.source === 'zoo' ? 'zoo model' : m.source === 'stories260K' ? 'stories260K exported from ../shared' : 'given on the command line'}; ${m.layers} layers, vocabulary ${m.vocab}, context ${m.context}${m.earlyExit.length ? `, early exits ${m.earlyExit.join(', ')}` : ''})`),
     '',
     'All log-probabilities are natural-log nats; NLL = −ln p.',
   ];
@@ -73,7 +74,8 @@ export async function runExperiment(name: string, opts: ExperimentOptions): Prom
 }
 
 export const EXPERIMENT_USAGE = `lens experiment NAME --out DIR [--model M] [--model2 M] [--draft M] [--target M] [--seed S] [--quick]
-                [--data TruthfulQA.csv] [--dola] [--n N] [--threads N] [--no-progress]
+                [--stories] [--data TruthfulQA.csv] [--dola] [--n N] [--threads N] [--no-progress]
+  --stories: use stories260K from ../shared for the English roles even when zoo models are installed
 lens experiment --list`;
 
 function positiveInt(v: string | undefined, name: string): number | undefined {
@@ -98,6 +100,7 @@ export async function experimentCommand(args: string[], out: (s: string) => void
       seed: { type: 'string' },
       quick: { type: 'boolean' },
       data: { type: 'string' },
+      stories: { type: 'boolean' },
       dola: { type: 'boolean' },
       n: { type: 'string' },
       threads: { type: 'string' },
@@ -126,6 +129,7 @@ export async function experimentCommand(args: string[], out: (s: string) => void
     draft: v.draft,
     target: v.target,
     data: v.data,
+    stories: v.stories,
     dola: v.dola,
     n: positiveInt(v.n, 'n'),
     threads: positiveInt(v.threads, 'threads'),

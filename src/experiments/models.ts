@@ -96,8 +96,8 @@ function exportOnce(dir: string, make: (tmp: string) => void): string {
   return dir;
 }
 
-/** stories260K from ../shared as model folders: plain, with early exits 1..4, or its first `layers` layers. */
-export function storiesModel(kind: 'plain' | 'early-exit' | 'draft2'): string {
+/** stories260K from ../shared as model folders: plain, with early exits 1..4, or its first 4 of 5 layers (a draft). */
+export function storiesModel(kind: 'plain' | 'early-exit' | 'draft'): string {
   const src = join(sharedDir(), 'models/stories260K');
   const bin = join(src, 'stories260K.bin');
   if (!existsSync(bin)) {
@@ -109,7 +109,7 @@ export function storiesModel(kind: 'plain' | 'early-exit' | 'draft2'): string {
   const cache = join(packageRoot(), '.cache', 'experiments');
   if (kind === 'plain') return exportOnce(join(cache, 'stories260K'), (tmp) => exportLlama2c({ weights: bin, tokenizerDir: src, outDir: tmp }));
   if (kind === 'early-exit') return exportOnce(join(cache, 'stories260K-ee'), (tmp) => exportLlama2c({ weights: bin, tokenizerDir: src, outDir: tmp, earlyExitLayers: [1, 2, 3, 4] }));
-  return exportOnce(join(cache, 'stories260K-2layer'), (tmp) => truncatedLlama2c(bin, src, tmp, 2));
+  return exportOnce(join(cache, 'stories260K-4layer'), (tmp) => truncatedLlama2c(bin, src, tmp, 4));
 }
 
 /**
@@ -144,17 +144,18 @@ export class ModelResolver {
       if (z) return { dir: z, name: basename(z), source: 'zoo' };
       throw new LensError('bad-argument', `No second model sharing ${first.name}'s tokenizer is installed: pass --model2 DIR (a model with the same vocabulary).`);
     }
+    const useZoo = !(opts.stories && (role === 'english' || role === 'target' || role === 'draft'));
     if (role === 'draft') {
       const t = await this.locate('target', opts);
-      const z = t.source === 'stories260K' ? null : zooModel('draft', t.dir);
+      const z = t.source === 'stories260K' || !useZoo ? null : zooModel('draft', t.dir);
       if (z) return { dir: z, name: basename(z), source: 'zoo' };
-      if (t.source === 'stories260K') return { dir: storiesModel('draft2'), name: 'stories260K-2layer (first 2 of 5 layers)', source: 'stories260K' };
+      if (t.source === 'stories260K') return { dir: storiesModel('draft'), name: 'stories260K-4layer (its first 4 of 5 layers)', source: 'stories260K' };
       throw new LensError('bad-argument', `No draft model for ${t.name} is installed: pass --draft DIR (a smaller model with the same tokenizer).`);
     }
-    const z = zooModel(role);
+    const z = useZoo ? zooModel(role) : null;
     if (z && (!need.earlyExit || hasEarlyExit(z))) return { dir: z, name: basename(z), source: 'zoo' };
     if (role === 'char') throw new LensError('bad-argument', 'No character-level model is installed (models/shakespeare-char): pass --model DIR and --model2 DIR (two models sharing a vocabulary).');
-    if (role === 'target' && !z) {
+    if (role === 'target' && !z && useZoo) {
       const e = zooModel('english');
       if (e) return { dir: e, name: basename(e), source: 'zoo' };
     }

@@ -169,7 +169,7 @@ test('concat-vs-poe: four methods per pair, per-pair summary with intervals', as
   checkCommon(out, 'concat-vs-poe', ['means', 'scatter']);
   const rows = csv(out, 'samples.csv');
   columns(rows, ['pair', 'kind', 'A', 'B', 'source', 'nll_tok_A', 'nll_tok_B', 'nll_tok_mean', 'nll_tok_max']);
-  assert.deepEqual([...new Set(rows.map((r) => r.source))], ['A', 'B', 'concat', 'poe']);
+  assert.deepEqual([...new Set(rows.map((r) => r.source))], ['A', 'B', 'concat', 'poe', 'poe-geo']);
   assert.deepEqual([...new Set(rows.map((r) => r.kind))], ['hand-made', 'random']);
   const sum = csv(out, 'summary.csv');
   columns(sum, ['pair', 'method', 'n', 'mean_both', 'lo_both', 'hi_both']);
