@@ -95,7 +95,9 @@ export const concatVsPoe: Experiment = {
       }
     }
     R.h2('Per pair: means with 95% bootstrap intervals (per token, nats)');
-    const best = (pi: number, key: string) => summary.filter((s) => s.pair === pi).reduce((a, s) => ((s[key] as number) < (a[key] as number) ? s : a)).method as string;
+    const best = (pi: number, key: string, among = methods) =>
+      summary.filter((s) => s.pair === pi && among.includes(s.method as string)).reduce((a, s) => ((s[key] as number) < (a[key] as number) ? s : a)).method as string;
+    const sameT = methods.filter((m) => m !== 'poe'); // sampled as sharply as one expert at T
     for (const [pi, { kind, p }] of pairs.entries()) {
       R.h3(`Pair ${pi + 1} (${kind}): A = ${JSON.stringify(p[0])}, B = ${JSON.stringify(p[1])}`);
       R.table(
@@ -111,21 +113,29 @@ export const concatVsPoe: Experiment = {
             fci({ mean: s.mean_max as number, lo: s.lo_max as number, hi: s.hi_max as number }),
           ]),
       );
-      R.p(`Closest to both (lowest mean of both): **${best(pi + 1, 'mean_both')}**; lowest worst-case: **${best(pi + 1, 'mean_max')}**.`);
+      R.p(`Closest to both (lowest mean of both): **${best(pi + 1, 'mean_both')}**; lowest worst-case: **${best(pi + 1, 'mean_max')}**; closest among the methods as sharp as one expert at T (all but the plain product): **${best(pi + 1, 'mean_both', sameT)}**.`);
     }
     R.data('samples', all);
     R.data('summary', summary);
     const wins: Record<string, number> = Object.fromEntries(methods.map((m) => [m, 0]));
-    for (let pi = 1; pi <= pairs.length; pi++) wins[best(pi, 'mean_both')]++;
+    const winsSameT: Record<string, number> = Object.fromEntries(sameT.map((m) => [m, 0]));
+    for (let pi = 1; pi <= pairs.length; pi++) {
+      wins[best(pi, 'mean_both')]++;
+      winsSameT[best(pi, 'mean_both', sameT)]++;
+    }
     // Pooled over pairs: paired difference PoE − concat per pair.
     const pooled = methods.map((m) => {
       const rows = all.filter((r) => r.source === m && r.n_tokens > 0);
       return { method: m, ...meanCI(rows.map((r) => r.nll_tok_mean as number), rng2) };
     });
     R.h2('Pooled over all pairs');
-    R.table(['method', 'samples', 'mean of both NLL/tok [95% CI]', 'pairs where closest to both'], pooled.map((s) => [s.method, s.n, fci(s), wins[s.method]]));
+    R.table(
+      ['method', 'samples', 'mean of both NLL/tok [95% CI]', 'pairs where closest to both', 'closest among same-sharpness methods'],
+      pooled.map((s) => [s.method, s.n, fci(s), wins[s.method], s.method === 'poe' ? '—' : winsSameT[s.method]]),
+    );
     R.set('pooled_mean_both', Object.fromEntries(pooled.map((s) => [s.method, s.mean])));
     R.set('closest_to_both_wins', wins);
+    R.set('closest_to_both_wins_same_sharpness', winsSameT);
     const yLab = (s: Record<string, unknown>) => `pair ${s.pair} · ${s.method}`;
     R.plot('means', 'Mean of both per-token NLLs per method and pair, with 95% intervals (lower = closer to both prompts)', {
       width: 640,

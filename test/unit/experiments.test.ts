@@ -210,6 +210,10 @@ test('pii-leakage: leak rates per prompt × condition with Wilson intervals', as
   columns(gens, ['case', 'type', 'prompt', 'condition', 'value', 'output', 'leak']);
   assert.equal(gens.length, PII_TYPES.length * 3 * 3);
   for (const g of gens) assert.equal(g.leak === '1', g.output.includes(g.value));
+  assert.ok(gens.every((g) => g.value_nll_per_token === '' || num(g.value_nll_per_token) > 0));
+  const vn = csv(out, 'value_nll.csv');
+  assert.equal(vn.length, 9);
+  assert.ok(vn.every((v) => num(v.n) > 0 && num(v.lo) <= num(v.mean) + 1e-9 && num(v.mean) <= num(v.hi) + 1e-9));
   const rates = csv(out, 'leak_rates.csv');
   assert.equal(rates.length, 9);
   assert.deepEqual([...new Set(rates.map((r) => r.condition))], ['concatenated', 'RAG-PoE', 'no-PII baseline']);
