@@ -158,7 +158,7 @@ export class Commands implements vscode.Disposable {
     const version = doc.version;
     const context = mode === 'preceding' ? this.contextBefore(doc, start) : undefined;
     const work = async (sig: AbortSignal, report?: (m: string, inc?: number) => void) => {
-      const m = await this.engine.model(sig);
+      const m = await this.engine.model(sig, report ? (msg) => report(msg) : undefined);
       this.status.setModel(m, m.spec);
       report?.(`${text.length} characters with ${m.label}`);
       let last = 0;
@@ -267,7 +267,7 @@ export class Commands implements vscode.Disposable {
     const tokStart = s.offset + t.start;
     const prefix = this.contextBefore(doc, tokStart) + a.text;
     const out = await this.engine.withProgress('Likelihood Lens: branching', async (signal, report) => {
-      const m = await this.engine.model(signal);
+      const m = await this.engine.model(signal, report);
       let acc = '';
       const r = await this.engine.client.generate(
         { model: m.info.handle, prompt: prefix, maxTokens: cfg.maxTokensSetting(), sampling: { temperature: cfg.temperatureSetting(), seed: randomSeed() } },
@@ -308,7 +308,7 @@ export class Commands implements vscode.Disposable {
     if (!contexts) return undefined;
     if (contexts.some((c) => typeof c !== 'string')) throw new LensError('bad-argument', 'Both contexts must be text.');
     const r = await this.engine.withProgress('Likelihood Lens: Product-of-Experts continuation', async (signal, report) => {
-      const m = await this.engine.model(signal);
+      const m = await this.engine.model(signal, report);
       let acc = '';
       return this.engine.client.poe(
         {
@@ -351,7 +351,7 @@ export class Commands implements vscode.Disposable {
     if (!contexts) return undefined;
     const samples = args.samples ?? cfg.compareSamplesSetting();
     const r = await this.engine.withProgress('Likelihood Lens: comparing continuations', async (signal, report) => {
-      const m = await this.engine.model(signal);
+      const m = await this.engine.model(signal, report);
       let last = 0;
       return this.engine.client.compare(
         {
@@ -400,8 +400,8 @@ export class Commands implements vscode.Disposable {
     }
     const q = question;
     const cands = candidates;
-    const r = await this.engine.withProgress('Likelihood Lens: ranking candidates', async (signal) => {
-      const m = await this.engine.model(signal);
+    const r = await this.engine.withProgress('Likelihood Lens: ranking candidates', async (signal, report) => {
+      const m = await this.engine.model(signal, report);
       return this.engine.client.scoreContinuations({ model: m.info.handle, context: q, candidates: cands, topK: 0 }, { signal });
     });
     if (!r) return undefined;
@@ -438,7 +438,7 @@ export class Commands implements vscode.Disposable {
     }
     await cfg.setUserSetting('model', value);
     await this.engine.reset();
-    const m = await this.engine.withProgress('Likelihood Lens: loading the model', (signal) => this.engine.model(signal));
+    const m = await this.engine.withProgress('Likelihood Lens: loading the model', (signal, report) => this.engine.model(signal, report));
     if (m) this.status.setModel(m, m.spec);
     return value;
   }
@@ -461,7 +461,7 @@ export class Commands implements vscode.Disposable {
     await cfg.setUserSetting('device', d);
     await this.engine.reset();
     if (cfg.modelSetting()) {
-      const m = await this.engine.withProgress('Likelihood Lens: loading the model', (signal) => this.engine.model(signal));
+      const m = await this.engine.withProgress('Likelihood Lens: loading the model', (signal, report) => this.engine.model(signal, report));
       if (m) this.status.setModel(m, m.spec, m.info.providerNote ?? undefined);
       return m?.device;
     }

@@ -39,7 +39,8 @@ type Source = 'typed' | 'clipboard' | 'editor' | 'file' | 'saved';
 export async function pickContext(label: string, store: ContextStore, exclude?: vscode.Uri): Promise<{ text: string; name: string } | undefined> {
   const items: (vscode.QuickPickItem & { source: Source; saved?: SavedContext })[] = [
     { label: '$(edit) Type a context…', source: 'typed' },
-    { label: '$(clippy) Clipboard', source: 'clipboard', description: preview(await vscode.env.clipboard.readText()) || '(empty)' },
+    // The clipboard is read only when chosen (in a browser, reading it asks for permission).
+    { label: '$(clippy) Clipboard', source: 'clipboard', description: 'the text on the clipboard' },
     { label: '$(files) Another open editor…', source: 'editor' },
     { label: '$(file) A file…', source: 'file' },
     ...store.list().map((c) => ({ label: `$(bookmark) ${c.name}`, description: preview(c.text), source: 'saved' as const, saved: c })),

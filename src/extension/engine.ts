@@ -9,6 +9,7 @@ import { WorkerClient } from '../worker/client';
 import type { ModelInfo } from '../protocol/worker';
 import type { Provider } from '../core/model';
 import { isLensError, LensError } from '../core/errors';
+import { resolveModelSpec, looksLikeHubId, type HubProgress, type ResolvedModel } from '../core/hub';
 import { deviceSetting, modelSetting, threadsSetting } from './config';
 
 export interface LoadedModel {
@@ -34,36 +35,52 @@ export function embeddedModels(extensionPath: string): EmbeddedModel[] {
     .map((name) => ({ name, dir: join(root, name) }));
 }
 
-const HUB_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(@[^\s]+)?$/;
-
 /**
- * The folder a model setting names: an absolute folder (or ~/…), a folder relative to the first
- * workspace folder (trusted workspaces only), or the name of an embedded model.
+ * The model folder a setting names: an absolute folder (or ~/…), the name of an embedded model, a
+ * folder relative to the first workspace folder (trusted workspaces only), or a Hugging Face id
+ * `org/name[@revision]` (downloaded into the huggingface_hub cache by src/core/hub).
  */
-export function resolveModelFolder(spec: string, extensionPath: string): string {
+export async function resolveModel(
+  spec: string,
+  extensionPath: string,
+  opts: { signal?: AbortSignal; onProgress?: (p: HubProgress) => void } = {},
+): Promise<ResolvedModel> {
   if (!spec) {
-    throw new LensError('bad-argument', 'No model is set: run “Likelihood Lens: Select Model” or set likelihoodLens.model to a model folder.');
+    throw new LensError('bad-argument', 'No model is set: run “Likelihood Lens: Select Model” or set likelihoodLens.model to a model folder or a Hugging Face id.');
   }
+  const embeddedDir = join(extensionPath, 'models');
   const expanded = spec.startsWith('~/') ? join(homedir(), spec.slice(2)) : spec;
   if (isAbsolute(expanded)) {
     if (!existsSync(expanded)) throw new LensError('missing-file', `Model folder not found: ${expanded} (from likelihoodLens.model).`);
-    return expanded;
+    return resolveModelSpec(expanded, { embeddedDir });
   }
-  const embedded = embeddedModels(extensionPath).find((m) => m.name === spec);
-  if (embedded) return embedded.dir;
+  if (embeddedModels(extensionPath).some((m) => m.name === spec)) return resolveModelSpec(spec, { embeddedDir });
   const ws = vscode.workspace.workspaceFolders?.[0];
   if (ws && vscode.workspace.isTrusted && ws.uri.scheme === 'file') {
     const p = resolve(ws.uri.fsPath, expanded);
-    if (existsSync(p)) return p;
+    if (existsSync(p)) return resolveModelSpec(p, { embeddedDir });
   }
-  if (HUB_ID.test(spec)) {
-    throw new LensError(
-      'bad-argument',
-      `“${spec}” looks like a Hugging Face id; this build loads local folders and embedded models only. Download the ONNX export into a folder and set likelihoodLens.model to that folder.`,
-    );
+  if (!looksLikeHubId(spec)) {
+    const names = embeddedModels(extensionPath).map((m) => m.name);
+    throw new LensError('missing-file', `Model “${spec}” is not a folder, not an embedded model${names.length ? ` (embedded: ${names.join(', ')})` : ''}, and not a Hugging Face id (org/name[@revision]).`);
   }
-  const names = embeddedModels(extensionPath).map((m) => m.name);
-  throw new LensError('missing-file', `Model “${spec}” is neither a folder nor an embedded model${names.length ? ` (embedded: ${names.join(', ')})` : ''}.`);
+  return resolveModelSpec(spec, { embeddedDir, signal: opts.signal, onProgress: opts.onProgress });
+}
+
+function hubMessage(p: HubProgress): string {
+  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+  switch (p.phase) {
+    case 'resolve':
+      return `asking the Hub for ${p.repo}@${p.revision}…`;
+    case 'download':
+      return `downloading ${p.repo}: ${p.file ?? ''} (${mb(p.loaded)} / ${mb(p.total)} MB, file ${p.filesDone + 1} of ${p.filesTotal})`;
+    case 'wait':
+      return `waiting for another download of ${p.file ?? p.repo}…`;
+    case 'retry':
+      return `resuming ${p.file ?? p.repo}…`;
+    case 'done':
+      return `${p.repo} is ready`;
+  }
 }
 
 export class Engine implements vscode.Disposable {
@@ -93,18 +110,30 @@ export class Engine implements vscode.Disposable {
     return this.loaded?.model ?? null;
   }
 
-  /** The model from settings, loaded (once) in the worker. */
-  async model(signal?: AbortSignal): Promise<LoadedModel> {
+  private readonly reporters = new Set<(message: string) => void>();
+
+  /** The model from settings, resolved (a Hub id is downloaded once) and loaded (once) in the worker. */
+  async model(signal?: AbortSignal, report?: (message: string) => void): Promise<LoadedModel> {
     const spec = modelSetting();
     const device = deviceSetting();
-    const dir = resolveModelFolder(spec, this.extensionPath);
-    const key = `${dir}\u0000${device}`;
+    const threads = threadsSetting();
+    const key = `${spec}\u0000${device}\u0000${threads}\u0000${vscode.workspace.isTrusted}`;
     if (this.loaded?.key === key) return this.loaded.model;
     if (this.loading?.key !== key) {
       const promise = (async () => {
         const previous = this.loaded;
-        const info = await this.client.load(dir, { provider: device, threads: threadsSetting() });
-        const model: LoadedModel = { info, spec, label: basename(info.dir), device: info.provider as Provider };
+        const resolved = await resolveModel(spec, this.extensionPath, {
+          signal,
+          onProgress: (p) => {
+            const m = hubMessage(p);
+            for (const r of this.reporters) r(m);
+          },
+        });
+        for (const r of this.reporters) r(`loading ${basename(resolved.dir)}…`);
+        for (const note of resolved.hub?.notes ?? []) void vscode.window.showInformationMessage(`Likelihood Lens: ${note}`);
+        const info = await this.client.load(resolved.dir, { provider: device, threads, ...(resolved.onnxFile ? { onnxFile: resolved.onnxFile } : {}) });
+        const label = resolved.hub ? resolved.hub.repo : basename(info.dir);
+        const model: LoadedModel = { info, spec, label, device: info.provider as Provider };
         this.loaded = { key, model };
         if (previous) await this.client.unload(previous.model.info.handle).catch(() => undefined);
         this.changed.fire(model);
@@ -123,7 +152,12 @@ export class Engine implements vscode.Disposable {
     }
     // A load cannot be interrupted inside ONNX Runtime; a cancelled caller stops waiting and the
     // model stays loaded for the next request.
-    return raceAbort(this.loading!.promise, signal);
+    if (report) this.reporters.add(report);
+    try {
+      return await raceAbort(this.loading!.promise, signal);
+    } finally {
+      if (report) this.reporters.delete(report);
+    }
   }
 
   /** Drops the loaded model (after the settings changed). */

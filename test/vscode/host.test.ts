@@ -47,8 +47,8 @@ before(async () => {
   writeFileSync(join(workspace, 'hostile.html'), HOSTILE);
   server = await startCodeServer({
     workspace,
-    settings: { 'likelihoodLens.model': model, 'likelihoodLens.scoreContext': 'none', 'editor.hover.delay': 150, 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false },
-    env: { LENS_TEST_MODEL: model },
+    settings: { 'likelihoodLens.model': model, 'likelihoodLens.scoreContext': 'none', 'editor.hover.delay': 150, 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false, 'likelihoodLens.compareSamples': 6, 'likelihoodLens.maxTokens': 24 },
+    env: { LENS_TEST_MODEL: model, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(workspace, '.hf-cache') },
   });
   browser = await launchBrowser();
 });
@@ -72,13 +72,36 @@ test('mocha integration suite inside the extension host', { skip, timeout: 300_0
 });
 
 async function openFile(page: Page, name: string): Promise<void> {
+  const tab = page.locator(`.editor-group-container .tabs-container .tab[aria-label^="${name}"]`).first();
+  if ((await tab.count()) > 0) {
+    await tab.click();
+    await page.locator(`.editor-group-container.active .tabs-container .tab.active[aria-label^="${name}"]`).first().waitFor({ state: 'visible', timeout: 15_000 });
+    return;
+  }
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible' });
   await input.fill(name);
   await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });
   await page.keyboard.press('Enter');
-  await page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await page.locator(`.editor-group-container.active .tabs-container .tab.active[aria-label^="${name}"]`).first().waitFor({ state: 'visible', timeout: 15_000 });
+}
+
+/** Chooses the quick-pick row whose label contains `label`. */
+async function pickInQuickInput(page: Page, label: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(label);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Types into an input box (showInputBox) and accepts it. */
+async function typeInQuickInput(page: Page, text: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Context' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(text);
+  await page.keyboard.press('Enter');
 }
 
 /** Scores the whole file from the palette; returns the webview frame once it shows `expected`. */
@@ -160,6 +183,40 @@ test('end to end: palette command, webview DOM contract, hover, hostile text, sc
     assert.deepEqual(dialogs, []);
     await page.screenshot({ path: join(artifacts, 'hostile.png') });
     writeFileSync(join(artifacts, 'webview-tokens.json'), JSON.stringify(tokens, null, 1));
+
+    // 3. PoE-continue through the quick picks (typed contexts), insert from the notification; then
+    //    compare continuations from the saved contexts, and the scatter plot.
+    await openFile(page, 'story.txt');
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+End');
+    await runFromPalette(page, 'Likelihood Lens: Product-of-Experts Continue');
+    for (const ctx of ['Lily loved her cat.', 'Tom played with a red ball.']) {
+      await pickInQuickInput(page, 'Type a context');
+      await typeInQuickInput(page, ctx);
+    }
+    const toast = page.locator('.notification-toast', { hasText: 'PoE continuation' });
+    await toast.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match((await toast.textContent()) ?? '', /NLL under .*nats, .*nats/);
+    const lines = await page.locator('.editor-group-container.active .view-line').count();
+    await toast.getByRole('button', { name: 'Insert' }).click();
+    const poeFrame = page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
+    await poeFrame.locator('.nll-table').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(await poeFrame.locator('.nll-table tr').count(), 3);
+    const t1 = Date.now();
+    while ((await page.locator('.editor-group-container.active .view-line').count()) === lines && Date.now() - t1 < 10_000) await page.waitForTimeout(100);
+    const editorText = (await page.locator('.editor-group-container.active .view-lines').textContent()) ?? '';
+    assert.ok(editorText.replace(/\s/g, '').length > STORY.replace(/\s/g, '').length, 'the continuation was not inserted');
+
+    await runFromPalette(page, 'Likelihood Lens: Compare Continuations');
+    await pickInQuickInput(page, 'Lily loved her cat');
+    await pickInQuickInput(page, 'Tom played with');
+    const cmp = page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
+    await cmp.locator('.compare-grid').waitFor({ state: 'visible', timeout: 90_000 });
+    assert.equal(await cmp.locator('.compare-col').count(), 4);
+    assert.equal(await cmp.locator('.sample').count(), 4 * 6);
+    assert.equal(await cmp.locator('.plots svg [aria-label="dot"] circle, .plots svg [aria-label="dot"] path').count(), 4 * 6);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(artifacts, 'compare.png') });
   } catch (e) {
     await page.screenshot({ path: join(artifacts, 'e2e-failure.png') }).catch(() => undefined);
     throw e;

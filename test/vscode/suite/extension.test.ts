@@ -284,6 +284,18 @@ export function registerExtensionTests(): void {
       assert.ok(api.engine.client.crashes >= 1);
     });
 
+    it('a Hugging Face id goes to the Hub resolver (offline here: a clear error, no download)', async function () {
+      if (process.env.HF_HUB_OFFLINE !== '1') this.skip();
+      const c = vscode.workspace.getConfiguration('likelihoodLens');
+      const old = c.inspect<string>('model')?.globalValue;
+      await c.update('model', 'lens-test-org/no-such-model', vscode.ConfigurationTarget.Global);
+      try {
+        await assert.rejects(api.engine.model(), (e: Error & { code?: string }) => e.code === 'offline' && /lens-test-org\/no-such-model/.test(e.message));
+      } finally {
+        await c.update('model', old, vscode.ConfigurationTarget.Global);
+      }
+    });
+
     it('a bad model setting gives a clear error and the command does not throw', async function () {
       const c = vscode.workspace.getConfiguration('likelihoodLens');
       const old = c.inspect<string>('model')?.globalValue;
