@@ -209,9 +209,16 @@ export class Commands implements vscode.Disposable {
     this.heatmap.set(doc, start, mode, r);
     this.status.setScore(r);
     this.status.showMetric(true);
-    if (cfg.openPanelSetting()) {
+    const view = { kind: 'score' as const, title: `${vscode.workspace.asRelativePath(doc.uri)} · ${mode === 'preceding' ? 'given the preceding text' : 'no context'}`, metric: this.heatmap.currentMetric, result: r };
+    if (rescore) {
+      // A background re-score refreshes the panel only if it shows this document.
+      if (this.panelDoc?.uri === doc.uri.toString() && this.panel.view?.kind === 'score') {
+        this.panelDoc = { uri: doc.uri.toString(), offset: start };
+        this.panel.update(view);
+      }
+    } else if (cfg.openPanelSetting()) {
       this.panelDoc = { uri: doc.uri.toString(), offset: start };
-      this.panel.show({ kind: 'score', title: `${vscode.workspace.asRelativePath(doc.uri)} · ${mode === 'preceding' ? 'given the preceding text' : 'no context'}`, metric: this.heatmap.currentMetric, result: r });
+      this.panel.show(view);
     }
     this.scored.fire({ uri: doc.uri.toString(), result: r, rescore });
     return r;

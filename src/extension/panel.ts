@@ -49,6 +49,13 @@ export class LensPanel implements vscode.Disposable {
     this.post({ type: 'show', id: this.nextId++, view });
   }
 
+  /** Replaces the view only when the panel is open (background updates never reopen or reveal it). */
+  update(view: PanelView): void {
+    if (!this.panel) return;
+    this.view = view;
+    this.post({ type: 'show', id: this.nextId++, view });
+  }
+
   setMetric(metric: Metric): void {
     if (this.view && (this.view.kind === 'score' || this.view.kind === 'poe')) this.view = { ...this.view, metric };
     if (this.panel) this.post({ type: 'setMetric', id: this.nextId++, metric });

@@ -284,6 +284,25 @@ export function registerExtensionTests(): void {
       assert.ok(api.engine.client.crashes >= 1);
     });
 
+    it('select device: CUDA loads, or falls back to the CPU with a note that says why', async function () {
+      await openDoc(STORY);
+      try {
+        const got = await vscode.commands.executeCommand<string>('likelihoodLens.selectDevice', 'cuda');
+        const cur = api.engine.current;
+        assert.ok(cur, 'no model loaded after selecting the device');
+        if (got === 'cuda') assert.equal(cur.device, 'cuda');
+        else {
+          assert.equal(got, 'cpu');
+          assert.match(cur.info.providerNote ?? '', /cuda/i);
+        }
+        const r = await vscode.commands.executeCommand<ScoreResult>('likelihoodLens.scoreSelection', { context: 'none' });
+        assert.ok(r && r.tokens.length > 0);
+      } finally {
+        await vscode.commands.executeCommand('likelihoodLens.selectDevice', 'cpu');
+      }
+      assert.equal(api.engine.current?.device, 'cpu');
+    });
+
     it('a Hugging Face id goes to the Hub resolver (offline here: a clear error, no download)', async function () {
       if (process.env.HF_HUB_OFFLINE !== '1') this.skip();
       const c = vscode.workspace.getConfiguration('likelihoodLens');
