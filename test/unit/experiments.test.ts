@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { makeTinyLlama } from '../helpers/fixtures';
-import { skipNoShared, tempDir } from '../helpers/shared';
+import { repoRoot, skipNoShared, tempDir } from '../helpers/shared';
+import { spawnSync } from 'node:child_process';
 import { runExperiment, EXPERIMENTS, experimentCommand } from '../../src/experiments/index';
 import { wilson, bootstrapMean } from '../../src/experiments/stats';
 import { Rng } from '../../src/core/sampling/rng';
@@ -273,4 +274,17 @@ test('head-poe: TypeScript forward matches ONNX; product variants scored', { ski
   assert.ok(r.max_abs_diff_vs_onnx < 1e-3, `TS forward differs from ONNX by ${r.max_abs_diff_vs_onnx}`);
   assert.deepEqual(Object.keys(r.perplexity).sort(), ['product-all', 'product-group', 'standard']);
   assert.match(read(out, 'report.md'), /exploratory/);
+});
+
+test('the bundled CLI runs an experiment (dist/cli.cjs: Observable Plot, linkedom and csv bundled)', { skip: existsSync(join(repoRoot, 'dist/cli.cjs')) ? false : 'dist/cli.cjs missing: run npm run build' }, () => {
+  const out = join(root, 'cli-no-overlap');
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist/cli.cjs'), 'experiment', 'no-overlap', '--model', base, '--quick', '--out', out, '--seed', '3'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /wrote .*report\.md/);
+  assert.match(r.stderr, /no-overlap: 4\/4/); // progress on stderr
+  checkCommon(out, 'no-overlap', ['poe_steps']);
+  assert.match(read(out, 'report.md'), /--model base --seed 3 --quick/);
+  const bad = spawnSync(process.execPath, [join(repoRoot, 'dist/cli.cjs'), 'experiment', 'nope', '--out', out], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /Unknown experiment/);
 });
