@@ -143,6 +143,7 @@ export async function launchBrowser(): Promise<BrowserContext> {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 1500, height: 900 },
+    colorScheme: process.env.LENS_E2E_LIGHT ? 'light' : 'dark',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
 }

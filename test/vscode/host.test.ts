@@ -47,7 +47,7 @@ before(async () => {
   writeFileSync(join(workspace, 'hostile.html'), HOSTILE);
   server = await startCodeServer({
     workspace,
-    settings: { 'likelihoodLens.model': model, 'likelihoodLens.scoreContext': 'none', 'editor.hover.delay': 150, 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false, 'likelihoodLens.compareSamples': 6, 'likelihoodLens.maxTokens': 24 },
+    settings: { 'likelihoodLens.model': model, 'likelihoodLens.scoreContext': 'none', 'editor.hover.delay': 150, 'window.autoDetectColorScheme': true, 'editor.minimap.enabled': false, 'likelihoodLens.compareSamples': 6, 'likelihoodLens.maxTokens': 24 },
     env: { LENS_TEST_MODEL: model, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(workspace, '.hf-cache') },
   });
   browser = await launchBrowser();
