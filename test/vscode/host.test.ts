@@ -217,6 +217,22 @@ test('end to end: palette command, webview DOM contract, hover, hostile text, sc
     assert.equal(await cmp.locator('.plots svg [aria-label="dot"] circle, .plots svg [aria-label="dot"] path').count(), 4 * 6);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(artifacts, 'compare.png') });
+
+    // 4. Export from the webview's button: the message goes to the host, which asks where to save.
+    await cmp.locator('vscode-button[data-export="csv"]').click();
+    const target = join(workspace, 'compare.csv');
+    const dialogInput = page.locator('.quick-input-widget input');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Likelihood Lens: export' }).waitFor({ state: 'visible', timeout: 15_000 });
+    await page.waitForTimeout(500); // the simple file dialog fills in its folder first
+    await dialogInput.fill(target);
+    await page.waitForTimeout(300);
+    assert.equal(await dialogInput.inputValue(), target);
+    await page.keyboard.press('Enter');
+    const t2 = Date.now();
+    while (!existsSync(target) && Date.now() - t2 < 15_000) await page.waitForTimeout(100);
+    const csv = readFileSync(target, 'utf8').trimEnd().split('\r\n');
+    assert.equal(csv[0], 'method,sample,nll_given_A,nll_given_B,text');
+    assert.ok(csv.length >= 1 + 4 * 6, `${csv.length} CSV lines`);
   } catch (e) {
     await page.screenshot({ path: join(artifacts, 'e2e-failure.png') }).catch(() => undefined);
     throw e;
