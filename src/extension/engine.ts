@@ -35,6 +35,9 @@ export function embeddedModels(extensionPath: string): EmbeddedModel[] {
     .map((name) => ({ name, dir: join(root, name) }));
 }
 
+/** The embedded model used when likelihoodLens.model is empty (the CLI's DEFAULT_MODEL, src/cli/cli.ts). */
+export const DEFAULT_EMBEDDED_MODEL = 'english-base';
+
 /**
  * The model folder a setting names: an absolute folder (or ~/…), the name of an embedded model, a
  * folder relative to the first workspace folder (trusted workspaces only), or a Hugging Face id
@@ -45,10 +48,14 @@ export async function resolveModel(
   extensionPath: string,
   opts: { signal?: AbortSignal; onProgress?: (p: HubProgress) => void } = {},
 ): Promise<ResolvedModel> {
+  const embeddedDir = join(extensionPath, 'models');
   if (!spec) {
+    // No setting: the embedded default model (the CLI's default too), else the only embedded one.
+    const embedded = embeddedModels(extensionPath);
+    const dflt = embedded.find((m) => m.name === DEFAULT_EMBEDDED_MODEL) ?? (embedded.length === 1 ? embedded[0] : undefined);
+    if (dflt) return resolveModelSpec(dflt.dir, { embeddedDir });
     throw new LensError('bad-argument', 'No model is set: run “Likelihood Lens: Select Model” or set likelihoodLens.model to a model folder or a Hugging Face id.');
   }
-  const embeddedDir = join(extensionPath, 'models');
   const expanded = spec.startsWith('~/') ? join(homedir(), spec.slice(2)) : spec;
   if (isAbsolute(expanded)) {
     if (!existsSync(expanded)) throw new LensError('missing-file', `Model folder not found: ${expanded} (from likelihoodLens.model).`);

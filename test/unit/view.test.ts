@@ -164,3 +164,10 @@ test('the webview builds its DOM without HTML parsing; src/view and src/protocol
     }
   }
 });
+
+test('the extension’s default embedded model is the CLI’s', () => {
+  const cli = /export const DEFAULT_MODEL = '([^']+)'/.exec(readFileSync(join(repoRoot, 'src/cli/cli.ts'), 'utf8'));
+  const ext = /export const DEFAULT_EMBEDDED_MODEL = '([^']+)'/.exec(readFileSync(join(repoRoot, 'src/extension/engine.ts'), 'utf8'));
+  assert.ok(cli && ext);
+  assert.equal(ext[1], cli[1]);
+});
