@@ -2,17 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { combineCfg } from '../../src/core/decoding/cfg';
 import { Rng } from '../../src/core/sampling/rng';
+import { softmax, probs, close } from '../helpers/rows';
 
-function softmax(z: number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
-const probs = (lp: Float64Array) => Array.from(lp, Math.exp);
-function close(a: number[], b: number[], tol = 1e-9) {
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `[${i}] ${a[i]} vs ${b[i]}`);
-}
 
 test('cfg / CAD on a hand-checked row (Shi et al. logit form)', () => {
   const cond = Float32Array.from([2, 0, 0]);

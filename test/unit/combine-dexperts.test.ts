@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { combineDExperts } from '../../src/core/decoding/dexperts';
+import { softmax, probs, close } from '../helpers/rows';
 
-function softmax(z: number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
-const probs = (lp: Float64Array) => Array.from(lp, Math.exp);
-function close(a: number[], b: number[], tol = 1e-9) {
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `[${i}] ${a[i]} vs ${b[i]}`);
-}
 
 test('dexperts: softmax(z + α(z⁺ − z⁻)) on a hand-checked row', () => {
   const base = Float32Array.from([1, 0, 0]);

@@ -3,14 +3,9 @@ import assert from 'node:assert/strict';
 import { combineDola } from '../../src/core/decoding/dola';
 import { combineRows } from '../../src/core/decoding/combine';
 import { jensenShannon } from '../../src/core/decoding/rows';
+import { softmax, probs, close } from '../helpers/rows';
 
 // Independent references on plain arrays.
-function softmax(z: number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
 function jsdRef(p: number[], q: number[]): number {
   let s = 0;
   for (let i = 0; i < p.length; i++) {
@@ -19,10 +14,6 @@ function jsdRef(p: number[], q: number[]): number {
     if (q[i] > 0) s += 0.5 * q[i] * Math.log(q[i] / m);
   }
   return s;
-}
-const probs = (lp: Float64Array) => Array.from(lp, Math.exp);
-function close(a: number[], b: number[], tol = 1e-9) {
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `[${i}] ${a[i]} vs ${b[i]}`);
 }
 
 test('jensenShannon: 0 for equal rows, ln 2 for disjoint ones, matches the reference', () => {

@@ -3,19 +3,9 @@ import assert from 'node:assert/strict';
 import { combinePoe } from '../../src/core/decoding/poe';
 import { combineRows } from '../../src/core/decoding/combine';
 import { Rng } from '../../src/core/sampling/rng';
+import { softmax, probs, close } from '../helpers/rows';
 
 // Independent reference: plain-number softmax.
-function softmax(z: number[]): number[] {
-  const m = Math.max(...z);
-  const e = z.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
-const probs = (lp: Float64Array) => Array.from(lp, Math.exp);
-function close(a: number[], b: number[], tol = 1e-9, msg = '') {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `${msg} [${i}] ${a[i]} vs ${b[i]}`);
-}
 function randomRow(r: Rng, v: number, scale = 4): Float32Array {
   return Float32Array.from({ length: v }, () => (r.nextFloat() - 0.5) * 2 * scale);
 }

@@ -102,17 +102,8 @@ export function sectionOracle(sec: { text: string; start: number }, metaspace: b
   return { bytes: Uint8Array.from(bytes), cpOfByte };
 }
 
-/** Mulberry32: small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32: small seeded PRNG (the fixtures' generator). */
+export { mulberry32 as prng } from '../helpers/fixtures';
 
 /** Assert-free tiling check; returns a problem description or null. */
 export function tilingProblem(text: string, spans: TokenSpan[]): string | null {
