@@ -97,13 +97,14 @@ await benchModel(`model ${modelDir}`, modelDir, reps);
 if (!args.model && hasShared && existsSync(join(sharedDir, 'tokenizers/llama2/tokenizer.json'))) {
   const dir = join(tempDir('lens-bench-'), 'llama-32k');
   makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
-  await benchModel('random Llama (V=32000, dim 256, 4 layers, 11M params)', dir, 1);
+  await benchModel('random Llama (V=32000, dim 256, 4 layers, 11M params)', dir, 2);
 }
 
 // Speculative: the zoo's draft/target pair when present, else what was given.
 const zoo = (n: string) => join(repoRoot, 'models', n);
-const draftDir = args.draft ?? (existsSync(zoo('draft')) ? zoo('draft') : null);
-const targetDir = args.target ?? (existsSync(zoo('target')) ? zoo('target') : null);
+// The zoo's pair: english-draft proposes, english-base (the embedded default) verifies.
+const draftDir = args.draft ?? (existsSync(zoo('english-draft')) ? zoo('english-draft') : null);
+const targetDir = args.target ?? (existsSync(zoo('english-base')) ? zoo('english-base') : null);
 if (draftDir && targetDir) {
   const d = await CausalLM.load(draftDir, { threads: THREADS });
   const t = await CausalLM.load(targetDir, { threads: THREADS });
@@ -122,5 +123,5 @@ if (draftDir && targetDir) {
   await d.dispose();
   await t.dispose();
 } else {
-  console.log('speculative: no draft/target pair (models/draft, models/target or --draft/--target); skipped');
+  console.log('speculative: no draft/target pair (models/english-draft + models/english-base, or --draft/--target); skipped');
 }
