@@ -1,5 +1,5 @@
 // npm run demo — the main job on the default model: score a sentence token by token, then continue it.
-// Uses the embedded default model (models/<default>) when the package has one; otherwise exports
+// Uses the embedded default model (models/english-base) when the package has one; otherwise exports
 // ../shared/models/stories260K once into .cache/models/stories260K.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,9 +11,9 @@ const cli = join(root, 'dist/cli.cjs');
 const run = (args) => execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
 if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 
+// The embedded default (src/cli/cli.ts DEFAULT_MODEL): lens uses it when --model is absent.
 let modelArgs = [];
-const embedded = join(root, 'models');
-if (!existsSync(join(embedded, 'DEFAULT'))) {
+if (!existsSync(join(root, 'models/english-base/onnx/model.onnx'))) {
   const out = join(root, '.cache/models/stories260K');
   if (!existsSync(join(out, 'onnx/model.onnx'))) {
     const src = join(root, '../shared/models/stories260K');
