@@ -2,7 +2,7 @@
 import type { CausalLM, KvState } from './model';
 import { LensError, throwIfAborted } from './errors';
 import { logSumExp } from './math';
-import type { Sampler } from './sampling/sampler';
+import type { Candidates, Sampler } from './sampling/sampler';
 import { onlySelects } from './sampling/inspect';
 
 export interface GenerateOptions {
@@ -129,14 +129,14 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
     state = r.state;
     const V = r.vocab;
     const row = r.logits.slice((r.seq - 1) * V, r.seq * V); // [vocab] at the last position
-    const rawLse = logSumExp(row);
+    const rawLse = V > 4096 ? await lm.rowLogSumExp(row) : logSumExp(row); // native exp pays off on large vocabularies
     let id: number;
     let logprob: number;
     if (sampler) {
-      const cand = { logits: row.slice(), selected: -1 };
+      const cand: Candidates = { logits: row.slice(), selected: -1 };
       sampler.apply(cand);
       id = cand.selected >= 0 ? cand.selected : argmax(cand.logits);
-      logprob = cand.logits[id] - (selectOnly ? rawLse : logSumExp(cand.logits));
+      logprob = cand.logits[id] - (selectOnly ? rawLse : (cand.lse ?? logSumExp(cand.logits)));
       sampler.accept(id);
     } else {
       id = argmax(row);

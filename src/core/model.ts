@@ -133,6 +133,11 @@ export class CausalLM {
    * Per-row statistics (log-prob of the target, rank, entropy, top-k) of `rows` logits rows starting
    * at row `first` of a [*, vocab] block, computed by ONNX Runtime (src/core/scoring-head.ts).
    */
+  /** log Σ exp(row) for one [vocab] row, computed by ONNX Runtime. */
+  async rowLogSumExp(row: Float32Array): Promise<number> {
+    return this.head.lse(row);
+  }
+
   async scoreRows(logits: Float32Array, vocab: number, first: number, rows: number, targets: number[], k: number): Promise<HeadStats> {
     const t0 = performance.now();
     const r = await this.head.run(logits, vocab, first, rows, targets, k);

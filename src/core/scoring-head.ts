@@ -39,7 +39,15 @@ export function buildScoringHead(k: number): Uint8Array {
   return g.toBytes();
 }
 
-/** Lazily built sessions of the head, one per k. */
+/** logsumexp of each row: rows [rows, vocab] → lse [rows]. */
+export function buildLseHead(): Uint8Array {
+  const g = new GraphBuilder('lens_lse_head');
+  const x = g.input('logits', 'float32', ['rows', 'vocab']); // [rows, vocab]
+  g.output('lse', g.op('ReduceLogSumExp', [x], { axes: attr.ints([1]), keepdims: attr.int(0) }), 'float32', ['rows']);
+  return g.toBytes();
+}
+
+/** Lazily built sessions of the head, one per k (and one for logsumexp). */
 export class ScoringHead {
   private sessions = new Map<number, Promise<ort.InferenceSession>>();
   /** Time inside the head's session.run, ms. */
@@ -50,7 +58,7 @@ export class ScoringHead {
   private session(k: number): Promise<ort.InferenceSession> {
     let s = this.sessions.get(k);
     if (!s) {
-      s = ort.InferenceSession.create(buildScoringHead(k), {
+      s = ort.InferenceSession.create(k < 0 ? buildLseHead() : buildScoringHead(k), {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
         extra: { session: { intra_op: { allow_spinning: '0' } } },
@@ -82,6 +90,13 @@ export class ScoringHead {
       topIndices: kk > 0 ? (out.top_indices.data as BigInt64Array) : new BigInt64Array(0),
       k: kk,
     };
+  }
+
+  /** logsumexp of one row [vocab] (native exp: ~10× faster than a JavaScript pass over a large vocabulary). */
+  async lse(row: Float32Array): Promise<number> {
+    const s = await this.session(-1);
+    const out = await s.run({ logits: new ort.Tensor('float32', row, [1, row.length]) }); // [1, vocab]
+    return (out.lse.data as Float32Array)[0];
   }
 
   async dispose(): Promise<void> {

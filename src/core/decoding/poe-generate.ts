@@ -11,6 +11,7 @@ import { buildSamplerChain, type SamplingOptions } from '../sampling/factory';
 import { TextStream, type StopReason } from '../generate';
 import { PoeHead } from './poe-head';
 import { onlySelects } from '../sampling/inspect';
+import type { Candidates } from '../sampling/sampler';
 
 let sharedHead: PoeHead | null = null;
 /** One PoE head per process (its sessions are small and reused by every generation). */
@@ -164,13 +165,13 @@ export async function* generatePoe(expertsIn: Expert[], opts: PoeGenerateOptions
       default:
         throw new LensError('bad-argument', `Unknown preset ${String(preset)}`);
     }
-    const cand = { logits: combined instanceof Float32Array ? combined : Float32Array.from(combined), selected: -1 };
+    const cand: Candidates = { logits: combined instanceof Float32Array ? combined : Float32Array.from(combined), selected: -1 };
     sampler.apply(cand);
     if (cand.selected < 0) throw new LensError('bad-argument', 'The sampler chain selected no token.');
     const id = cand.selected;
     sampler.accept(id);
     // The head's row is normalised already; re-normalise only when a processor edited it.
-    const logprob = cand.logits[id] - (lse && selectOnly ? 0 : logSumExp(cand.logits));
+    const logprob = cand.logits[id] - (lse && selectOnly ? 0 : (cand.lse ?? logSumExp(cand.logits)));
     const expertLp = rows.map((r, i) => r[id] - (lse ? lse[i] : logSumExp(r)));
     if (eos.has(id)) {
       stopReason = 'eos';

@@ -26,14 +26,22 @@ export class DistSampler implements Sampler {
     let max = -Infinity;
     for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
     if (max === -Infinity) throw new Error('dist: every candidate was removed');
+    // One exp pass: weights kept for the cumulative scan (same values, same order as summing twice).
+    const w = new Float64Array(z.length);
     let total = 0;
-    for (let i = 0; i < z.length; i++) if (z[i] > -Infinity) total += Math.exp(z[i] - max);
+    for (let i = 0; i < z.length; i++) {
+      if (z[i] > -Infinity) {
+        w[i] = Math.exp(z[i] - max);
+        total += w[i];
+      }
+    }
+    c.lse = max + Math.log(total);
     const target = u * total;
     let cum = 0;
     let last = -1;
     for (let i = 0; i < z.length; i++) {
       if (!(z[i] > -Infinity)) continue;
-      cum += Math.exp(z[i] - max);
+      cum += w[i];
       last = i;
       if (cum > target) { c.selected = i; return; }
     }

@@ -8,6 +8,8 @@ export interface Candidates {
   logits: Float32Array;
   /** Chosen token id; −1 until a final sampler (greedy, dist) chooses. */
   selected: number;
+  /** log Σ exp(logits) as the final sampler saw them, when it computed it (dist does), nats. */
+  lse?: number;
 }
 
 export interface Sampler {
