@@ -106,6 +106,9 @@ export function promptIds(lm: CausalLM, prompt: string, bos?: boolean): number[]
 /** Generates from `prompt`, yielding one event per token. */
 export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOptions = {}): AsyncGenerator<TokenEvent, GenerateResult> {
   const ids = promptIds(lm, prompt, opts.bos);
+  if (ids.length >= lm.maxPositions) {
+    throw new LensError('bad-argument', `The prompt has ${ids.length} tokens, which leaves no room in the model's context of ${lm.maxPositions}: shorten it.`);
+  }
   const max = opts.maxTokens ?? 64;
   const eos = opts.stopAtEos === false ? new Set<number>() : new Set(lm.eosIds);
   const sampler = opts.sampler;

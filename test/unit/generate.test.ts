@@ -44,11 +44,13 @@ test('stop strings cut the text; EOS and max tokens stop; events stream the same
     const b = await generateAll(lm, 'Lily', { maxTokens: 30, sampler: buildSamplerChain({ temperature: 1, seed: 42 }) });
     assert.equal(a.text, b.text);
     for (const t of a.tokens) assert.ok(t.logprob <= 1e-9 && t.rawLogprob <= 1e-9);
-    // A prompt that nearly fills the context stops with context-full.
-    const long = 'Lily ran. '.repeat(200);
-    const c = await generateAll(lm, long, { maxTokens: 100 });
+    // A prompt that nearly fills the context stops with context-full; one that fills it is refused.
+    let long = '';
+    while (lm.tokenizer.encode(long).length < lm.maxPositions - 30) long += 'Lily ran to the park. ';
+    const c = await generateAll(lm, long, { maxTokens: 100, stopAtEos: false });
     assert.equal(c.stopReason, 'context-full');
-    assert.ok(c.ids.length < 100);
+    assert.ok(c.ids.length > 0 && c.ids.length < 40, String(c.ids.length));
+    await assert.rejects(generateAll(lm, long.repeat(2)), (e: Error & { code?: string }) => e.code === 'bad-argument' && /shorten it/.test(e.message));
   } finally {
     await lm.dispose();
   }
