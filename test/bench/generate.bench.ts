@@ -18,9 +18,11 @@ import { makeTinyLlama } from '../helpers/fixtures';
 const { values: args } = parseArgs({
   options: { model: { type: 'string' }, tokens: { type: 'string' }, draft: { type: 'string' }, target: { type: 'string' }, reps: { type: 'string' } },
 });
-const N = Number(args.tokens ?? 256);
+const N_ASKED = Number(args.tokens ?? 256);
 const THREADS = 2;
-const modelDir = args.model ?? (hasShared ? storiesModelDir() : '');
+// Default: the embedded default model (models/english-base) when present, else stories260K.
+const embeddedDefault = join(repoRoot, 'models/english-base');
+const modelDir = args.model ?? (existsSync(join(embeddedDefault, 'config.json')) ? embeddedDefault : hasShared ? storiesModelDir() : '');
 if (!modelDir) throw new Error('give --model DIR (no ../shared to export stories260K from)');
 const contexts = ['Lily had a cat.', 'Tom went to the park.', 'The sun was hot.', 'Mia liked red apples.'];
 
@@ -32,6 +34,7 @@ const time = async (f: () => Promise<number>) => {
 
 /** The seed's loop: recompute every expert's whole sequence each step; sum tempered logits; argmax. */
 async function seedLoop(lm: CausalLM, ctxs: string[], n: number): Promise<number> {
+  // (n is capped by the caller so that every sequence fits the context)
   const seqs = ctxs.map((c) => expertPromptIds(lm, c, '', ' '));
   for (let step = 0; step < n; step++) {
     let sum: Float64Array | null = null;
@@ -69,6 +72,7 @@ async function transformersGenerate(dir: string, prompt: string, n: number): Pro
 
 async function benchModel(name: string, dir: string, reps: number) {
   const lm = await CausalLM.load(dir, { threads: THREADS });
+  const N = Math.min(N_ASKED, lm.maxPositions - 16); // room for the longest prompt
   const prompt = contexts[0];
   await generateAll(lm, prompt, { maxTokens: 8 }); // warm up
   const best = async (f: () => Promise<number>) => {
@@ -94,6 +98,7 @@ async function benchModel(name: string, dir: string, reps: number) {
 
 const reps = Number(args.reps ?? 3);
 await benchModel(`model ${modelDir}`, modelDir, reps);
+if (!args.model && hasShared && modelDir !== storiesModelDir()) await benchModel('stories260K', storiesModelDir(), reps);
 if (!args.model && hasShared && existsSync(join(sharedDir, 'tokenizers/llama2/tokenizer.json'))) {
   const dir = join(tempDir('lens-bench-'), 'llama-32k');
   makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
@@ -108,6 +113,7 @@ const targetDir = args.target ?? (existsSync(zoo('english-base')) ? zoo('english
 if (draftDir && targetDir) {
   const d = await CausalLM.load(draftDir, { threads: THREADS });
   const t = await CausalLM.load(targetDir, { threads: THREADS });
+  const N = Math.min(N_ASKED, t.maxPositions - 16, d.maxPositions - 16);
   const sp = 'Once upon a time';
   await speculativeAll(d, t, sp, { maxTokens: 8 });
   const alone = await time(async () => (await generateAll(t, sp, { maxTokens: N, stopAtEos: false })).ids.length);
