@@ -309,6 +309,26 @@ def lr_at(step, t):
     return lr + (lo - lr) * min(1.0, (step - decay_start + 1) / max(1, total - decay_start))
 
 
+def adopt_new_budget(config_path, t, step, log):
+    """Re-reads train.max_steps from the config: a long run's budget can be changed while it runs,
+    as long as both the old and the new schedule are still in their constant phase (then the run is
+    the same as a fresh run with the new value)."""
+    try:
+        with open(config_path) as f:
+            new = json.load(f)['train']['max_steps']
+    except (OSError, ValueError, KeyError):
+        return
+    if new == t['max_steps'] or t.get('schedule', 'wsd') != 'wsd':
+        return
+    frac = t.get('decay_frac', 0.2)
+    start = lambda total: total - int(total * frac)
+    if step < start(t['max_steps']) and step < start(new):
+        log(f'config changed: max_steps {t["max_steps"]} -> {new} (decay from step {start(new)})')
+        t['max_steps'] = new
+    else:
+        log(f'config asks for max_steps {new}, but the decay has begun: keeping {t["max_steps"]}')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--config', required=True, help='JSON with "model" and "train" sections')
@@ -412,6 +432,8 @@ def main():
             tr = estimate_loss(model, train_ids, bos, mcfg, device, t['eval_batches'])
             va = estimate_loss(model, val_ids, bos, mcfg, device, t['eval_batches'])
             history.append({'step': step, 'train_loss': tr, 'val_loss': va, 'elapsed': elapsed})
+            if args.max_steps is None:
+                adopt_new_budget(args.config, t, step, log)
             save()
             log(f'eval step {step}: train {tr:.4f} val {va:.4f} nats/token (windows of {T}, estimate) '
                 f'[{elapsed / 60:.1f} min trained; eval+save {time.time() - te:.0f} s]')
