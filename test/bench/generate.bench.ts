@@ -6,7 +6,7 @@
 // Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--draft DIR --target DIR]
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CausalLM } from '../../src/core/model';
 import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
@@ -22,7 +22,7 @@ const N_ASKED = Number(args.tokens ?? 256);
 const THREADS = 2;
 // Default: the embedded default model (models/english-base) when present, else stories260K.
 const embeddedDefault = join(repoRoot, 'models/english-base');
-const modelDir = args.model ?? (existsSync(join(embeddedDefault, 'config.json')) ? embeddedDefault : hasShared ? storiesModelDir() : '');
+const modelDir = args.model ? resolve(args.model) : (existsSync(join(embeddedDefault, 'config.json')) ? embeddedDefault : hasShared ? storiesModelDir() : '');
 if (!modelDir) throw new Error('give --model DIR (no ../shared to export stories260K from)');
 const contexts = ['Lily had a cat.', 'Tom went to the park.', 'The sun was hot.', 'Mia liked red apples.'];
 
