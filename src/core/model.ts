@@ -3,7 +3,7 @@
 //
 // Scoring contract (written once, here): the log-probs at position i score token i+1.
 import * as ort from 'onnxruntime-node';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfig } from './types';
 import { readModelConfig } from './config';
@@ -12,6 +12,7 @@ import { LensTokenizer } from './tokenizer';
 import { halfToFloat } from './half';
 import { ScoringHead, type HeadStats } from './scoring-head';
 import { countParameters } from './onnx/inspect';
+import { deriveEarlyExits } from './onnx/early-exit';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -76,7 +77,8 @@ export interface ForwardOptions {
   earlyExit?: number[];
 }
 
-function findOnnx(dir: string, onnxFile?: string): string {
+/** The ONNX file of a model folder: `onnxFile` (relative to it) when given, else the first of the usual places. */
+export function findOnnx(dir: string, onnxFile?: string): string {
   if (onnxFile) {
     const p = join(dir, onnxFile);
     if (!existsSync(p)) throw new LensError('missing-file', `ONNX file not found: ${p}`);
@@ -111,6 +113,8 @@ export class CausalLM {
   /** Time spent inside ONNX Runtime's session.run (for benchmarks: the share of time outside it is our overhead). */
   readonly runStats = { runs: 0, runMs: 0 };
   private readonly head: ScoringHead;
+  /** The graph with early-exit heads derived from the plain one (src/core/onnx/early-exit.ts), made on first use. */
+  private derived: Promise<{ session: ort.InferenceSession; layers: number[] }> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -124,9 +128,34 @@ export class CausalLM {
     /** Set when the requested provider could not be used. */
     readonly providerNote: string | null,
     private session: ort.InferenceSession,
-    threads: number,
+    private readonly threads: number,
   ) {
     this.head = new ScoringHead(threads);
+  }
+
+  /**
+   * The layers whose early-exit logits `forward` can give: the graph's own outputs, else (for a plain
+   * Llama graph written by `lens export`, such as the zoo's models) layers 1..L−1 through a second
+   * session whose graph clones the final head onto each earlier layer. [] when neither is possible.
+   */
+  async earlyExitLayers(): Promise<number[]> {
+    if (this.io.earlyExit.length) return this.io.earlyExit;
+    try {
+      return (await this.derivedSession()).layers;
+    } catch (e) {
+      if (e instanceof LensError) return [];
+      throw e;
+    }
+  }
+
+  private derivedSession(): Promise<{ session: ort.InferenceSession; layers: number[] }> {
+    this.derived ??= (async () => {
+      const { bytes, layers } = deriveEarlyExits(readFileSync(this.onnxPath), this.config.numLayers);
+      const session = await ort.InferenceSession.create(bytes, sessionOptions(this.threads, this.provider));
+      return { session, layers };
+    })();
+    this.derived.catch(() => undefined); // a failure reaches every caller, not the unhandled-rejection hook
+    return this.derived;
   }
 
   /**
@@ -276,17 +305,24 @@ export class CausalLM {
       feeds[`past_key_values.${i}.value`] = state.tensors[2 * i + 1];
     }
     const early = opts.earlyExit ?? [];
-    for (const k of early) {
-      if (!this.io.earlyExit.includes(k)) {
-        throw new LensError('bad-argument', `This model has no early-exit logits for layer ${k} (it has: ${this.io.earlyExit.join(', ') || 'none'}); re-export with --early-exit.`);
+    let session = this.session;
+    if (early.some((k) => !this.io.earlyExit.includes(k))) {
+      const native = this.io.earlyExit;
+      const derived = native.length ? null : await this.derivedSession();
+      const have = derived ? derived.layers : native;
+      for (const k of early) {
+        if (!have.includes(k)) {
+          throw new LensError('bad-argument', `This model has no early-exit logits for layer ${k} (it has: ${have.join(', ') || 'none'}); re-export with --early-exit.`);
+        }
       }
+      if (derived) session = derived.session;
     }
     const fetches = ['logits'];
     for (let i = 0; i < this.io.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     for (const k of early) fetches.push(`logits_layer_${k}`);
 
     const t0 = performance.now();
-    const out = await this.session.run(feeds, fetches);
+    const out = await session.run(feeds, fetches);
     this.runStats.runs++;
     this.runStats.runMs += performance.now() - t0;
     const logitsT = out.logits;
@@ -310,6 +346,17 @@ export class CausalLM {
   async dispose(): Promise<void> {
     await this.head.dispose();
     await this.session.release();
+    if (this.derived) await this.derived.then((d) => d.session.release(), () => undefined);
+  }
+
+  /** Layers whose early exits a derived graph would give (no session is made), [] when not derivable. */
+  private derivableEarlyExits(): number[] {
+    try {
+      return deriveEarlyExits(readFileSync(this.onnxPath), this.config.numLayers).layers;
+    } catch (e) {
+      if (e instanceof LensError) return [];
+      throw e;
+    }
   }
 
   /** What `lens info` prints. The parameter count is read off the ONNX file's initializers. */
@@ -333,6 +380,7 @@ export class CausalLM {
       provider: this.provider,
       providerNote: this.providerNote,
       earlyExitLayers: this.io.earlyExit,
+      ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: this.derivableEarlyExits() } : {}),
       inputs: this.io.inputs,
       outputs: this.io.outputs,
     };

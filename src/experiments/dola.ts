@@ -23,7 +23,7 @@ export const dola: Experiment = {
   summary: 'held-out perplexity of each layer, the final layer and DoLa; TruthfulQA-MC final vs DoLa',
   async run(ctx) {
     const lm = await ctx.model('english', { earlyExit: true });
-    const layers = prematureLayers(lm);
+    const layers = await prematureLayers(lm);
     const R = ctx.report;
     const texts: { name: string; text: string }[] = [{ name: 'story (written for this report)', text: STORY }];
     // Not in the training data of any zoo model (they train on Brown, Austen, Shakespeare).

@@ -135,7 +135,7 @@ export class ExperimentContext {
     if (!this.loaded.includes(m)) this.loaded.push(m);
     const lm = m.lm;
     if (!this.models.some((x) => x.role === role)) {
-      this.models.push({ role, name: m.name, source: m.source, layers: lm.config.numLayers, vocab: lm.vocab, context: lm.maxPositions, earlyExit: lm.io.earlyExit });
+      this.models.push({ role, name: m.name, source: m.source, layers: lm.config.numLayers, vocab: lm.vocab, context: lm.maxPositions, earlyExit: need.earlyExit ? await lm.earlyExitLayers() : lm.io.earlyExit });
     }
     return lm;
   }

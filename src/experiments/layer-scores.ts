@@ -60,6 +60,6 @@ export async function layerScores(lm: CausalLM, ids: number[], first: number, la
 }
 
 /** The early-exit layers DoLa can contrast with (all but the final layer). */
-export function prematureLayers(lm: CausalLM): number[] {
-  return lm.io.earlyExit.filter((k) => k !== lm.config.numLayers);
+export async function prematureLayers(lm: CausalLM): Promise<number[]> {
+  return (await lm.earlyExitLayers()).filter((k) => k !== lm.config.numLayers);
 }

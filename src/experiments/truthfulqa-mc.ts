@@ -57,7 +57,7 @@ export function pickQuestions(ctx: ExperimentContext, all: TqaQuestion[], n: num
 /** Per question × format × method × normalisation: MC1 and MC2. */
 export async function evaluateMc(ctx: ExperimentContext, lm: CausalLM, qs: TqaQuestion[], formats: FormatName[], withDola: boolean, label: string): Promise<McRow[]> {
   const rows: McRow[] = [];
-  const layers = withDola ? prematureLayers(lm) : [];
+  const layers = withDola ? await prematureLayers(lm) : [];
   const bar = ctx.progress(label, qs.length * formats.length);
   for (const q of qs) {
     const answers = [...q.correct, ...q.incorrect];
@@ -172,7 +172,7 @@ export const truthfulqaMc: Experiment = {
       'MC2: the normalised probability mass on the true answers ("Correct Answers", which include the best one): Σ_true p / Σ_all p with p = exp(−score).',
       'Normalisation: "sum" scores by the total NLL (favours short answers); "per-token" by the NLL per token (the geometric-mean likelihood).',
       `Chance (uniform likelihoods) on these questions: **MC1 ${f(ch.mc1)}**, **MC2 ${f(ch.mc2)}**.`,
-      ...(ctx.opts.dola ? [`DoLa: each token's log-prob is log softmax(log q_final − log q_M) with M the premature layer (of ${prematureLayers(lm).join(', ')}) farthest from the final layer in Jensen–Shannon divergence at that position; no relative-top mask (α = 0), so no answer gets probability 0.`] : []),
+      ...(ctx.opts.dola ? [`DoLa: each token's log-prob is log softmax(log q_final − log q_M) with M the premature layer (of ${(await prematureLayers(lm)).join(', ')}) farthest from the final layer in Jensen–Shannon divergence at that position; no relative-top mask (α = 0), so no answer gets probability 0.`] : []),
     ]);
     mcTable(ctx, sum);
     R.data('per_question', rows);

@@ -123,17 +123,25 @@ test('presets run end to end; their first step equals the formula on the experts
   for (const r of [cfg, dx, ct]) assert.equal(r.ids.length, 3);
 });
 
-test('DoLa runs on an export with early-exit layers and says which layer it chose', async () => {
+test('DoLa runs on an export with early-exit layers, says which layer it chose, and derives the exits of a plain Llama export', async () => {
   const dir = makeTinyLlama(join(tempDir(), 'dola'), { seed: 8, numLayers: 4, earlyExitLayers: [1, 2, 3] }).dir;
   const m = await CausalLM.load(dir);
   try {
     const r = await generatePoeAll([{ model: m, context: 'the cat' }], { preset: 'dola', maxTokens: 5, sampling: { temperature: 0 }, stopAtEos: false });
     assert.equal(r.ids.length, 5);
     for (const t of r.tokens) assert.ok([1, 2, 3].includes(t.dola_layer!));
-    const plain = makeTinyLlama(join(tempDir(), 'nodola'), { seed: 8, numLayers: 4 }).dir;
+    // The same weights exported without early exits: they are derived (src/core/onnx/early-exit.ts), same output.
+    const plain = makeTinyLlama(join(tempDir(), 'plain-dola'), { seed: 8, numLayers: 4 }).dir;
     const p = await CausalLM.load(plain);
-    await assert.rejects(generatePoeAll([{ model: p, context: 'x' }], { preset: 'dola' }), /export the model with --early-exit/);
+    const rp = await generatePoeAll([{ model: p, context: 'the cat' }], { preset: 'dola', maxTokens: 5, sampling: { temperature: 0 }, stopAtEos: false });
+    assert.deepEqual(rp.ids, r.ids);
+    assert.deepEqual(rp.tokens.map((t) => t.dola_layer), r.tokens.map((t) => t.dola_layer));
     await p.dispose();
+    // A GPT-2 graph has no derivable exits: a clear error.
+    const gpt = makeTinyGpt2(join(tempDir(), 'nodola'), { seed: 8 }).dir;
+    const q = await CausalLM.load(gpt);
+    await assert.rejects(generatePoeAll([{ model: q, context: 'x' }], { preset: 'dola' }), /export the model with --early-exit/);
+    await q.dispose();
   } finally {
     await m.dispose();
   }

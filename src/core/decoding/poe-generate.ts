@@ -97,7 +97,7 @@ export async function* generatePoe(expertsIn: Expert[], opts: PoeGenerateOptions
   let dolaLayers: number[] = [];
   if (preset === 'dola') {
     const lm = experts[0].model;
-    dolaLayers = (opts.dolaLayers ?? lm.io.earlyExit).filter((k) => k !== lm.config.numLayers);
+    dolaLayers = (opts.dolaLayers ?? (await lm.earlyExitLayers())).filter((k) => k !== lm.config.numLayers);
     if (dolaLayers.length === 0) {
       throw new LensError('bad-argument', `DoLa needs early-exit logits: export the model with --early-exit (e.g. --early-exit 2,4); ${lm.dir} has none.`);
     }
