@@ -10,6 +10,7 @@ import type { Expert } from '../core/decoding/experts';
 import { compareContinuations } from '../core/decoding/compare';
 import { speculativeGenerate } from '../core/decoding/speculative';
 import { exportLlama2c } from '../core/export/llama2c';
+import { HEAD_COMBINE_MODES, type HeadCombine } from '../core/export/decoder';
 import { buildSamplerChain } from '../core/sampling/factory';
 import { isLensError, LensError } from '../core/errors';
 import { resolveModelSpec, type ResolvedModel } from '../core/hub';
@@ -31,6 +32,7 @@ Usage:
   lens rank     --model M --context Q --candidate A1 --candidate A2 ... [--json]
   lens info     --model M
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4] [--weights-dtype fp32|fp16]
+                     [--head-combine standard|product-all|product-group]
   lens experiment NAME --out DIR [--model M] [--seed S] [--quick]   (lens experiment --list; see reports/README.md)
 
 --model: a model folder, an embedded model name (default: the embedded english-base), or a Hugging Face Hub id org/name[@revision]
@@ -426,7 +428,7 @@ async function cmdExport(args: string[]): Promise<void> {
   if (family !== 'llama2c') fail(`lens export: unknown format ${JSON.stringify(family ?? '')} (supported: llama2c)`);
   const { values: v } = parseArgs({
     args: rest,
-    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' }, 'weights-dtype': { type: 'string' } },
+    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' }, 'weights-dtype': { type: 'string' }, 'head-combine': { type: 'string' } },
     strict: true,
   });
   if (!v.weights || !v.tokenizer || !v.out) fail('lens export llama2c needs --weights FILE.bin --tokenizer DIR --out DIR');
@@ -440,7 +442,9 @@ async function cmdExport(args: string[]): Promise<void> {
   const dt = v['weights-dtype'] ?? 'fp32';
   const weightsDtype = ({ fp32: 'float32', float32: 'float32', fp16: 'float16', float16: 'float16' } as const)[dt as 'fp32'];
   if (!weightsDtype) fail(`--weights-dtype takes fp32 or fp16; got ${JSON.stringify(dt)}`);
-  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers, weightsDtype });
+  const headCombine = (v['head-combine'] ?? 'standard') as HeadCombine;
+  if (!HEAD_COMBINE_MODES.includes(headCombine)) fail(`--head-combine takes ${HEAD_COMBINE_MODES.join(', ')}; got ${JSON.stringify(v['head-combine'])}`);
+  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers, weightsDtype, headCombine });
   console.log(`wrote ${resolve(v.out)}`);
 }
 

@@ -71,6 +71,10 @@ export function parseConfig(j: Json, gen: Json | null, file = 'config.json'): Mo
   const early = Array.isArray(j.lens_early_exit_layers)
     ? (j.lens_early_exit_layers as unknown[]).filter((x): x is number => typeof x === 'number')
     : [];
+  const combine = j.lens_head_combine ?? 'standard';
+  if (combine !== 'standard' && combine !== 'product-all' && combine !== 'product-group') {
+    throw new LensError('bad-config', `${file}: lens_head_combine ${JSON.stringify(combine)} is not one of standard, product-all, product-group`);
+  }
   return {
     modelType,
     numLayers: numLayers!,
@@ -83,6 +87,7 @@ export function parseConfig(j: Json, gen: Json | null, file = 'config.json'): Mo
     bosTokenId: bos.length ? bos[0] : null,
     eosTokenIds: eos,
     earlyExitLayers: early,
+    headCombine: combine,
   };
 }
 

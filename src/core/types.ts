@@ -14,6 +14,12 @@ export interface ModelConfig {
   eosTokenIds: number[];
   /** Layers for which the graph has early-exit logits outputs (`logits_layer_{k}`), from config.json `lens_early_exit_layers`. */
   earlyExitLayers: number[];
+  /**
+   * How the graph combines its attention heads, from config.json `lens_head_combine` (absent:
+   * 'standard'; 'product-all' / 'product-group': one shared softmax of the heads' mean score). The
+   * graph's inputs and outputs are the same either way; this is information only.
+   */
+  headCombine?: 'standard' | 'product-all' | 'product-group';
 }
 
 /** One token of a text with its exact UTF-16 range in the original string. */

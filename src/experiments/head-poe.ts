@@ -7,7 +7,8 @@
 // replaced by their product, scored by held-out NLL against the standard model.
 import { join } from 'node:path';
 import { readLlama2c } from '../core/export/llama2c';
-import type { LlamaWeights } from '../core/export/llama';
+import { llamaHeadDim, type LlamaWeights } from '../core/export/llama';
+import type { HeadCombine } from '../core/export/decoder';
 import { scoreText } from '../core/scoring';
 import { LensError } from '../core/errors';
 import type { Experiment } from './framework';
@@ -16,7 +17,7 @@ import { sharedDir, storiesModel } from './models';
 import { STORY } from './dola';
 import { Plot } from './plot';
 
-export type HeadCombine = 'standard' | 'product-all' | 'product-group';
+export type { HeadCombine };
 
 function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
   let ss = 0;
@@ -39,22 +40,39 @@ function matvec(w: Float32Array, x: Float64Array, out: number): Float64Array {
 }
 
 /**
- * Log-probs of ids[1..] under a Llama (llama2.c layout, interleaved RoPE), one position at a time
- * with a KV cache, with the heads' attention combined as `mode` says.
+ * Logits [ids.length][vocab] of a Llama (llama2.c or HF layout: either RoPE style, grouped-query
+ * attention, tied or untied head), one position at a time with a KV cache, in float64, with the
+ * heads' attention combined as `mode` says and optionally only the first `numLayers` layers (then
+ * the final norm and head). The reference the exporter's `headCombine` option is tested against.
  */
-export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCombine): number[] {
+export function llamaLogits64(w: LlamaWeights, ids: readonly number[], mode: HeadCombine, numLayers = w.config.numLayers): Float64Array[] {
   const c = w.config;
   const D = c.dim;
   const H = c.numHeads;
   const nKV = c.numKvHeads;
-  const hd = D / H;
+  const hd = llamaHeadDim(c);
+  const qDim = H * hd;
   const kvDim = nKV * hd;
   const group = H / nKV;
   const theta = c.ropeTheta ?? 10000;
-  const keys: Float64Array[][] = w.layers.map(() => []); // per layer: [pos] → [kvDim]
-  const vals: Float64Array[][] = w.layers.map(() => []);
-  const out: number[] = [];
+  const layers = w.layers.slice(0, numLayers);
+  const keys: Float64Array[][] = layers.map(() => []); // per layer: [pos] → [kvDim]
+  const vals: Float64Array[][] = layers.map(() => []);
+  const out: Float64Array[] = [];
+  // Rotates each head's pairs: (x[2i], x[2i+1]) ('interleaved', llama2.c) or (x[i], x[i + hd/2]) ('half', HF), pair i at angle pos·theta^(-2i/hd).
   const rope = (v: Float64Array, pos: number, n: number) => {
+    if (c.ropeStyle === 'half') {
+      for (let h0 = 0; h0 < n; h0 += hd) {
+        for (let i = 0; i < hd / 2; i++) {
+          const a = pos / Math.pow(theta, (2 * i) / hd);
+          const [co, si] = [Math.cos(a), Math.sin(a)];
+          const [x0, x1] = [v[h0 + i], v[h0 + i + hd / 2]];
+          v[h0 + i] = x0 * co - x1 * si;
+          v[h0 + i + hd / 2] = x0 * si + x1 * co;
+        }
+      }
+      return;
+    }
     for (let i = 0; i < n; i += 2) {
       const freq = 1 / Math.pow(theta, (i % hd) / hd);
       const a = pos * freq;
@@ -64,14 +82,20 @@ export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCom
       v[i + 1] = x0 * si + x1 * co;
     }
   };
-  for (let pos = 0; pos < ids.length - 1; pos++) {
+  const softmax = (s: Float64Array) => {
+    const m = Math.max(...s);
+    const e = s.map((v) => Math.exp(v - m));
+    const z = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / z);
+  };
+  for (let pos = 0; pos < ids.length; pos++) {
     let x = Float64Array.from(w.tokEmbedding.subarray(ids[pos] * D, (ids[pos] + 1) * D));
-    for (const [l, L] of w.layers.entries()) {
+    for (const [l, L] of layers.entries()) {
       const xb = rmsNorm(x, L.attnNorm, c.normEps);
-      const q = matvec(L.wq, xb, D);
+      const q = matvec(L.wq, xb, qDim);
       const k = matvec(L.wk, xb, kvDim);
       const v = matvec(L.wv, xb, kvDim);
-      rope(q, pos, D);
+      rope(q, pos, qDim);
       rope(k, pos, kvDim);
       keys[l].push(k);
       vals[l].push(v);
@@ -86,12 +110,6 @@ export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCom
         }
         return s;
       });
-      const softmax = (s: Float64Array) => {
-        const m = Math.max(...s);
-        const e = s.map((v) => Math.exp(v - m));
-        const z = e.reduce((a, b) => a + b, 0);
-        return e.map((v) => v / z);
-      };
       const meanOf = (hs: number[]) => {
         const m = new Float64Array(T);
         for (const h of hs) for (let t = 0; t < T; t++) m[t] += scores[h][t] / hs.length;
@@ -105,7 +123,7 @@ export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCom
         const g = Math.floor(h / group);
         return softmax(meanOf(allHeads.filter((j) => Math.floor(j / group) === g)));
       });
-      const o = new Float64Array(D);
+      const o = new Float64Array(qDim);
       for (let h = 0; h < H; h++) {
         const kh = Math.floor(h / group);
         for (let t = 0; t < T; t++) for (let i = 0; i < hd; i++) o[h * hd + i] += att[h][t] * vals[l][t][kh * hd + i];
@@ -120,13 +138,20 @@ export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCom
       x = x.map((val, i) => val + f2[i]);
     }
     const xn = rmsNorm(x, w.finalNorm, c.normEps);
-    const logits = matvec(w.lmHead ?? w.tokEmbedding, xn, c.vocabSize);
+    out.push(matvec(w.lmHead ?? w.tokEmbedding, xn, c.vocabSize));
+  }
+  return out;
+}
+
+/** Log-probs of ids[1..] under llamaLogits64 (the logits at position i score ids[i + 1]). */
+export function llamaTokenLogprobs(w: LlamaWeights, ids: number[], mode: HeadCombine): number[] {
+  const rows = llamaLogits64(w, ids.slice(0, -1), mode);
+  return rows.map((logits, pos) => {
     const m = Math.max(...logits);
     let z = 0;
     for (const v of logits) z += Math.exp(v - m);
-    out.push(logits[ids[pos + 1]] - m - Math.log(z));
-  }
-  return out;
+    return logits[ids[pos + 1]] - m - Math.log(z);
+  });
 }
 
 export const headPoe: Experiment = {

@@ -21,6 +21,25 @@ export interface DecoderExportOptions {
   positionIds?: boolean;
   /** Adds the merged-decoder input `use_cache_branch` bool [1] (default false; the graph does not need it). */
   mergedDecoder?: boolean;
+  /**
+   * How the heads' attention distributions are formed (default 'standard': each head its own
+   * softmax). 'product-all': one distribution, softmax of the mean over all heads of the scaled
+   * scores (the normalised geometric mean of the heads' distributions), shared by every head;
+   * 'product-group': the same within each group of query heads that share a KV head. Every head
+   * still reads its own values. Llama exports only; recorded as config.json's `lens_head_combine`.
+   */
+  headCombine?: HeadCombine;
+}
+
+/** Attention heads combined as a product: see DecoderExportOptions.headCombine. */
+export type HeadCombine = 'standard' | 'product-all' | 'product-group';
+export const HEAD_COMBINE_MODES: readonly HeadCombine[] = ['standard', 'product-all', 'product-group'];
+
+/** Checks a head-combine mode (undefined = 'standard'). */
+export function checkHeadCombine(mode: unknown): HeadCombine {
+  if (mode === undefined) return 'standard';
+  if (typeof mode === 'string' && (HEAD_COMBINE_MODES as readonly string[]).includes(mode)) return mode as HeadCombine;
+  throw new Error(`headCombine: ${JSON.stringify(mode)} is not one of ${HEAD_COMBINE_MODES.join(', ')}`);
 }
 
 /** Symbolic dimension names used on the graph inputs and outputs. */
@@ -135,6 +154,7 @@ export function splitHeads(g: GraphBuilder, x: string, heads: number, headDim: n
  * Scaled dot-product attention with grouped-query heads (numKvHeads divides numHeads; query head h
  * uses KV head floor(h / groups), as llama2.c and HF repeat_kv do).
  * q: [B, H, S, hd]; k, v: [B, nKV, T, hd]; allowed: bool [B, 1, 1, S, T]. Returns [B, S, H*hd].
+ * `combine` (default 'standard'): see DecoderExportOptions.headCombine.
  */
 export function attention(
   g: GraphBuilder,
@@ -142,20 +162,28 @@ export function attention(
   k: string,
   v: string,
   allowed: string,
-  spec: { numHeads: number; numKvHeads: number; headDim: number },
+  spec: { numHeads: number; numKvHeads: number; headDim: number; combine?: HeadCombine },
 ): string {
   const { numHeads: H, numKvHeads: nKV, headDim: hd } = spec;
+  const combine = checkHeadCombine(spec.combine);
   if (H % nKV !== 0) throw new Error(`attention: ${H} heads are not a multiple of ${nKV} KV heads`);
   const groups = H / nKV;
   const q5 = g.op('Reshape', [q, g.i64([0, nKV, groups, -1, hd])]); // [B, nKV, G, S, hd]
   const k5 = g.op('Unsqueeze', [k, g.i64([2])]); // [B, nKV, 1, T, hd]
   const kT = g.op('Transpose', [k5], { perm: attr.ints([0, 1, 2, 4, 3]) }); // [B, nKV, 1, hd, T]
   const raw = g.op('MatMul', [q5, kT]); // [B, nKV, G, S, T]
-  const scores = g.op('Div', [raw, g.f32(Math.sqrt(hd))]); // [B, nKV, G, S, T]
-  const masked = g.op('Where', [allowed, scores, g.f32(MASKED_SCORE)]); // [B, nKV, G, S, T]
-  const probs = g.op('Softmax', [masked], { axis: attr.int(-1) }); // [B, nKV, G, S, T]
+  let scores = g.op('Div', [raw, g.f32(Math.sqrt(hd))]); // [B, nKV, G, S, T]
+  // A product of heads: the mean of the scores is taken before masking (the mask is the same for
+  // every head, so this equals the mean of the masked scores, without summing MASKED_SCORE values
+  // into -inf, which would turn fully masked rows (left padding) into NaN).
+  if (combine === 'product-group') scores = g.op('ReduceMean', [scores], { axes: attr.ints([2]), keepdims: attr.int(1) }); // [B, nKV, 1, S, T]
+  if (combine === 'product-all') scores = g.op('ReduceMean', [scores], { axes: attr.ints([1, 2]), keepdims: attr.int(1) }); // [B, 1, 1, S, T]
+  const masked = g.op('Where', [allowed, scores, g.f32(MASKED_SCORE)]); // [B, nKV, G, S, T] (product: [B, nKV|1, 1, S, T])
+  const probs = g.op('Softmax', [masked], { axis: attr.int(-1) }); // same shape as masked
   const v5 = g.op('Unsqueeze', [v, g.i64([2])]); // [B, nKV, 1, T, hd]
-  const ctx = g.op('MatMul', [probs, v5]); // [B, nKV, G, S, hd]
+  let ctx = g.op('MatMul', [probs, v5]); // [B, nKV, G, S, hd] (product: [B, nKV, 1, S, hd], one distribution per group or for all)
+  // Heads of one KV group read the same values, so with a shared distribution their outputs are equal: repeat them.
+  if (combine !== 'standard' && groups > 1) ctx = g.op('Expand', [ctx, g.i64([1, 1, groups, 1, 1])]); // [B, nKV, G, S, hd]
   const heads = g.op('Reshape', [ctx, g.i64([0, H, -1, hd])]); // [B, H, S, hd]
   const bshd = g.op('Transpose', [heads], { perm: attr.ints([0, 2, 1, 3]) }); // [B, S, H, hd]
   return g.op('Reshape', [bshd, g.i64([0, 0, H * hd])]); // [B, S, H*hd]

@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DecoderExportOptions } from './decoder';
+import type { DecoderExportOptions, HeadCombine } from './decoder';
 import type { Gpt2Weights } from './gpt2';
 import { llamaHeadDim, type LlamaWeights } from './llama';
 
@@ -92,6 +92,8 @@ export interface ConfigExtras {
   bosTokenId: number | null;
   eosTokenId: number | null;
   earlyExitLayers?: number[];
+  /** Written as `lens_head_combine` when not 'standard' (see DecoderExportOptions.headCombine). */
+  headCombine?: HeadCombine;
 }
 
 function earlyExitKeys(opts: Pick<DecoderExportOptions, 'earlyExitLayers'>): Record<string, unknown> {
@@ -122,6 +124,7 @@ export function llamaConfigJson(w: LlamaWeights, extras: ConfigExtras): Record<s
     torch_dtype: 'float32',
     lens_rope_style: c.ropeStyle,
     ...earlyExitKeys(extras),
+    ...(extras.headCombine && extras.headCombine !== 'standard' ? { lens_head_combine: extras.headCombine } : {}),
   };
 }
 

@@ -97,6 +97,7 @@ export function buildGpt2Onnx(w: Gpt2Weights, opts: DecoderExportOptions = {}): 
   const hd = D / H;
   const F = gpt2Inner(c);
   const earlyExit = normaliseEarlyExit(opts.earlyExitLayers, c.nLayer);
+  if ((opts.headCombine ?? 'standard') !== 'standard') throw new Error(`gpt2 export: headCombine ${JSON.stringify(opts.headCombine)} is supported for Llama exports only`);
   const g = new GraphBuilder('gpt2_decoder');
   const io = decoderIO(g, { numLayers: c.nLayer, numKvHeads: H, headDim: hd }, opts);
   const eps = attr.float(c.layerNormEps);

@@ -5,6 +5,7 @@ import { GraphBuilder, attr } from '../onnx/graph';
 import {
   DIMS,
   attention,
+  checkHeadCombine,
   checkShape,
   decoderIO,
   normaliseEarlyExit,
@@ -124,7 +125,8 @@ function rope(g: GraphBuilder, x: string, cos: string, sin: string, hd: number, 
  * Builds the ONNX decoder graph of a Llama model. Inputs: input_ids, attention_mask, position_ids
  * (unless `positionIds: false`), past_key_values.{i}.key/value [B, nKV, P, hd] (and
  * use_cache_branch for `mergedDecoder`); outputs: logits [B, S, vocab], present.{i}.key/value
- * [B, nKV, P+S, hd], and logits_layer_{k} for each early-exit layer k.
+ * [B, nKV, P+S, hd], and logits_layer_{k} for each early-exit layer k. `opts.headCombine` replaces
+ * the heads' separate softmaxes by one shared softmax of their mean score (all heads, or per KV group).
  */
 export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {}): Uint8Array {
   validate(w);
@@ -135,6 +137,7 @@ export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {})
   const D = c.dim;
   const style = c.ropeStyle;
   const earlyExit = normaliseEarlyExit(opts.earlyExitLayers, c.numLayers);
+  const combine = checkHeadCombine(opts.headCombine);
   const g = new GraphBuilder('llama_decoder');
   const io = decoderIO(g, { numLayers: c.numLayers, numKvHeads: nKV, headDim: hd }, opts);
 
@@ -172,7 +175,7 @@ export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {})
     const kAll = g.op('Concat', [io.pastKeys[i]!, kr], { axis: attr.int(2) }); // [B, nKV, T, hd]
     const vAll = g.op('Concat', [io.pastValues[i]!, v], { axis: attr.int(2) }); // [B, nKV, T, hd]
     io.emitPresent(i, kAll, vAll);
-    const ctx = attention(g, qr, kAll, vAll, io.allowed, { numHeads: H, numKvHeads: nKV, headDim: hd }); // [B, S, H*hd]
+    const ctx = attention(g, qr, kAll, vAll, io.allowed, { numHeads: H, numKvHeads: nKV, headDim: hd, combine }); // [B, S, H*hd]
     h = g.op('Add', [h, g.op('MatMul', [ctx, lin('self_attn.o_proj.weight', lw.wo, D, H * hd)])]); // [B, S, D]
 
     const y = rmsNorm(g, h, g.initFloat(`${p}.post_attention_layernorm.weight`, lw.ffnNorm, [D]), c.normEps); // [B, S, D]
@@ -183,5 +186,5 @@ export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {})
     if (earlyExit.includes(i + 1)) lmHead(h, `logits_layer_${i + 1}`);
   });
   lmHead(h, 'logits');
-  return g.toBytes({ 'lens.model_type': 'llama', 'lens.rope_style': style });
+  return g.toBytes({ 'lens.model_type': 'llama', 'lens.rope_style': style, ...(combine !== 'standard' ? { 'lens.head_combine': combine } : {}) });
 }

@@ -145,7 +145,7 @@ export interface ExportLlama2cResult extends ModelFolderFiles {
  * config.json, tokenizer files). BOS / EOS ids come from the tokenizer dir (tokenizer_config.json's
  * bos_token / eos_token, else `<s>` / `</s>`, else llama2.c's 1 / 2). Synchronous; throws on a
  * malformed checkpoint, a missing tokenizer.json, or a tokenizer larger than the model's vocab. This is what `lens export llama2c --weights FILE.bin --tokenizer DIR
- * --out DIR [--early-exit 2,3] [--weights-dtype fp16]` runs.
+ * --out DIR [--early-exit 2,3] [--weights-dtype fp16] [--head-combine product-all]` runs.
  */
 export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
   const { weights: weightsPath, tokenizerDir, outDir, weightsDtype = 'float32', ...graphOpts } = opts;
@@ -161,6 +161,7 @@ export function exportLlama2c(opts: ExportLlama2cOptions): ExportLlama2cResult {
     bosTokenId: special.bos ?? 1,
     eosTokenId: special.eos ?? 2,
     earlyExitLayers: graphOpts.earlyExitLayers,
+    headCombine: graphOpts.headCombine,
   });
   let onnx = buildLlamaOnnx(weights, graphOpts);
   if (weightsDtype === 'float16') onnx = float16Initializers(onnx);
