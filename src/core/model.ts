@@ -381,6 +381,7 @@ export class CausalLM {
       providerNote: this.providerNote,
       earlyExitLayers: this.io.earlyExit,
       ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: this.derivableEarlyExits() } : {}),
+      headCombine: this.config.headCombine ?? 'standard',
       inputs: this.io.inputs,
       outputs: this.io.outputs,
     };
