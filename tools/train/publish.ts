@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportLlama2c } from '../../src/core/export/llama2c';
 import type { WeightsDtype } from '../../src/core/export/fp16';
+import type { HeadCombine } from '../../src/core/export/decoder';
 import { generateAll } from '../../src/core/generate';
 import { CausalLM } from '../../src/core/model';
 import { buildSamplerChain } from '../../src/core/sampling/factory';
@@ -19,7 +20,8 @@ import { type DataConfig, loadSplits, repoRoot, resolveTokenizerDir, sliceOf } f
 
 interface TrainConfig {
   data: DataConfig;
-  model: Record<string, number>;
+  /** The architecture; `head_combine` (standard | product-all | product-group) is exported as `--head-combine`. */
+  model: Record<string, number> & { head_combine?: HeadCombine };
   train: Record<string, number | string>;
   export?: { weightsDtype?: WeightsDtype; earlyExitLayers?: number[] };
   card: { title: string; about: string; samplePrompt?: string };
@@ -65,11 +67,12 @@ export async function publish(name: string, runDir: string, outDir: string): Pro
   const weights = path.join(runDir, 'model.bin');
 
   // The shipped folder, and an fp32 twin to measure what the storage dtype costs.
-  exportLlama2c({ weights, tokenizerDir, outDir, weightsDtype: dtype, earlyExitLayers: config.export?.earlyExitLayers });
+  const headCombine = config.model.head_combine ?? 'standard';
+  exportLlama2c({ weights, tokenizerDir, outDir, weightsDtype: dtype, earlyExitLayers: config.export?.earlyExitLayers, headCombine });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lens-publish-'));
   try {
     const fp32Dir = path.join(tmp, 'fp32');
-    exportLlama2c({ weights, tokenizerDir, outDir: fp32Dir, weightsDtype: 'float32' });
+    exportLlama2c({ weights, tokenizerDir, outDir: fp32Dir, weightsDtype: 'float32', headCombine });
     const docs = loadSplits(config.data);
     const slice = sliceOf(config.data, docs[0]!.val);
     const s32 = await scoreDocs(fp32Dir, [slice]);
@@ -141,7 +144,7 @@ ${config.card.about}
 
 | | |
 |---|---|
-| parameters | ${f.parameters.toLocaleString('en-US')} (Llama architecture: dim ${m.dim}, ${m.n_layers} layers, ${m.n_heads} heads / ${m.n_kv_heads} KV heads, SwiGLU hidden ${m.hidden_dim}, context ${m.seq_len}, tied embedding) |
+| parameters | ${f.parameters.toLocaleString('en-US')} (Llama architecture: dim ${m.dim}, ${m.n_layers} layers, ${m.n_heads} heads / ${m.n_kv_heads} KV heads${m.head_combine && m.head_combine !== 'standard' ? ` combined as a product (\`head_combine: ${m.head_combine}\`)` : ''}, SwiGLU hidden ${m.hidden_dim}, context ${m.seq_len}, tied embedding) |
 | tokenizer | \`${f.tokenizer}\` (${f.architecture.vocab_size} tokens) |
 | training | ${f.training.steps} steps × ${t.batch_size} × ${m.seq_len} tokens = ${f.training.tokens_seen.toLocaleString('en-US')} tokens (${(f.training.tokens_seen / run.data.train_tokens).toFixed(1)} epochs), ${(f.training.wall_seconds / 60).toFixed(0)} min on ${f.training.device} (PyTorch ${f.training.torch}), seed ${t.seed} |
 | optimiser | AdamW β=(0.9, 0.95), weight decay ${t.weight_decay}, lr ${t.learning_rate} (warmup ${t.warmup_steps}, constant, linear decay to ${t.min_lr} over the last ${Math.round(Number(t.decay_frac ?? 0.2) * 100)}%), dropout ${m.dropout ?? 0}, grad clip ${t.grad_clip} |

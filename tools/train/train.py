@@ -8,7 +8,8 @@ turns into a model folder.
 
 The architecture is exactly what the exporter writes for llama2.c checkpoints: RMSNorm eps 1e-5,
 RoPE over interleaved pairs (x[2i], x[2i+1]) with theta 10000, SwiGLU FFN w2(silu(w1 x) * w3 x),
-classifier tied to the token embedding, no biases.
+classifier tied to the token embedding, no biases. Optional model config "head_combine":
+"product-all" | "product-group" (attention heads combined as a product; `lens export --head-combine`).
 
 Training samples windows [BOS] + train[i : i + T - 1] (every scoring window in the product starts
 with BOS). Resumable: OUT/ckpt.pt holds model, optimizer, step, RNG state and elapsed wall time;
@@ -62,6 +63,9 @@ def apply_rope(x, cos, sin):
     return out.flatten(3).type_as(x)
 
 
+HEAD_COMBINE = ('standard', 'product-all', 'product-group')
+
+
 class Attention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -75,6 +79,13 @@ class Attention(nn.Module):
         self.wo = nn.Linear(self.n_heads * self.head_dim, d, bias=False)
         self.dropout = cfg.get('dropout', 0.0)  # on the attention output (residual branch)
         self.attn_dropout = cfg.get('attn_dropout', 0.0)  # on the attention probabilities (costly on CPU)
+        # 'standard': each head its own softmax. 'product-all': one distribution for every head,
+        # softmax of the mean over heads of the scaled scores (the normalised geometric mean of the
+        # heads' distributions); 'product-group': the same within each group of heads sharing a KV
+        # head. Each head still reads its own values. `lens export --head-combine` builds the same graph.
+        self.head_combine = cfg.get('head_combine', 'standard')
+        if self.head_combine not in HEAD_COMBINE:
+            raise ValueError(f'head_combine {self.head_combine!r} is not one of {HEAD_COMBINE}')
 
     def forward(self, x, cos, sin, mask):
         B, T, _ = x.shape
@@ -88,6 +99,10 @@ class Attention(nn.Module):
             v = v.repeat_interleave(rep, dim=2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, H, T, hd]
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))  # [B, H, T, T]
+        if self.head_combine == 'product-all':
+            att = att.mean(dim=1, keepdim=True)  # [B, 1, T, T]: shared by every head
+        elif self.head_combine == 'product-group':
+            att = att.view(B, self.n_kv_heads, rep, T, T).mean(dim=2).repeat_interleave(rep, dim=1)  # [B, H, T, T]
         att = att + mask[:T, :T]
         att = F.softmax(att.float(), dim=-1).type_as(q)
         if self.training and self.attn_dropout > 0:
