@@ -47,7 +47,8 @@ test('float16Initializers stores large float32 initializers as float16 behind a 
       assert.ok(n < 1024 || t.dataType !== FLOAT, `${t.name} (${n} elements) was left float32`);
     }
   }
-  assert.ok(converted >= 5 * 7 + 1, `only ${converted} initializers converted`);
+  // Per layer: the packed Q/K/V, O, packed gate/up and down matrices; plus the embedding.
+  assert.ok(converted >= 5 * 4 + 1, `only ${converted} initializers converted`);
 });
 
 test('fp16 export: half the file, logits within float16 rounding of fp32', { skip: skipNoShared }, async () => {

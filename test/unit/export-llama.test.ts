@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import onnxProto from 'onnx-proto';
 import { buildLlamaOnnx, type LlamaWeights } from '../../src/core/export/llama';
 import { tinyLlamaWeights, type TinyLlamaOptions } from '../helpers/fixtures';
 import { referenceLlamaLogits } from '../helpers/export-reference';
@@ -25,10 +26,13 @@ const configs: { label: string; opts: TinyLlamaOptions }[] = [
   { label: 'half RoPE, MQA 8/1 (head_dim 4), tied', opts: { ropeStyle: 'half', numHeads: 8, numKvHeads: 1, seed: 9 } },
 ];
 
-for (const { label, opts } of configs) {
-  test(`llama ONNX logits match the reference forward: ${label}`, async () => {
+// The same decoder written with primitive ops only (opset 17), as before the fused graph.
+const llamaPrimitive: DecoderFamily<LlamaWeights> = { ...llama, name: 'llama (primitive ops)', build: (w, opts) => buildLlamaOnnx(w, { ...opts, fused: false }) };
+
+for (const [{ label, opts }, fused] of configs.flatMap((c) => [[c, true], [c, false]] as const)) {
+  test(`llama ONNX logits match the reference forward: ${label}${fused ? '' : ' (primitive ops)'}`, async () => {
     const w = tinyLlamaWeights(opts);
-    const run = await DecoderRunner.load(buildLlamaOnnx(w));
+    const run = await DecoderRunner.load(buildLlamaOnnx(w, { fused }));
     const ids = randomIds(5, 10, w.config.vocabSize);
     const got = (await run.step({ ids: [ids], mask: [ids.map(() => 1)] })).logits;
     const ref = referenceLlamaLogits(w, ids);
@@ -49,4 +53,27 @@ test('llama export rejects inconsistent weights', () => {
   assert.throws(() => buildLlamaOnnx({ ...w, layers: w.layers.slice(1) }), /layers/);
 });
 
+test('the default llama graph uses ONNX Attention and RotaryEmbedding (opset 23) and packed projections; fused: false does not', () => {
+  const w = tinyLlamaWeights({ numLayers: 3 });
+  const ops = (bytes: Uint8Array) => {
+    const m = onnxProto.onnx.ModelProto.decode(bytes);
+    const count = new Map<string, number>();
+    for (const n of m.graph!.node!) count.set(n.opType!, (count.get(n.opType!) ?? 0) + 1);
+    return { opset: Number(m.opsetImport![0]!.version), count, nodes: m.graph!.node!.length, inits: m.graph!.initializer!.map((t) => t.name!) };
+  };
+  const fused = ops(buildLlamaOnnx(w));
+  const plain = ops(buildLlamaOnnx(w, { fused: false }));
+  assert.equal(fused.opset, 23);
+  assert.equal(plain.opset, 17);
+  assert.equal(fused.count.get('Attention'), 3);
+  assert.equal(fused.count.get('RotaryEmbedding'), 6);
+  assert.equal(fused.count.get('MatMul'), 3 * 4 + 1); // qkv, o, gate/up, down per layer + LM head
+  assert.ok(fused.inits.includes('model.layers.0.self_attn.qkv_proj.weight.T') && fused.inits.includes('model.layers.0.mlp.gate_up_proj.weight.T'));
+  assert.equal(plain.count.get('Attention'), undefined);
+  assert.ok(fused.nodes < 0.6 * plain.nodes, `${fused.nodes} nodes fused vs ${plain.nodes} primitive`);
+  // Product-of-heads attention has no fused form: it keeps the primitive graph.
+  assert.equal(ops(buildLlamaOnnx(w, { headCombine: 'product-all' })).count.get('Attention'), undefined);
+});
+
 decoderConformance(llama, tinyLlamaWeights({ seed: 99 }));
+decoderConformance(llamaPrimitive, tinyLlamaWeights({ seed: 99 }));

@@ -29,6 +29,15 @@ export interface DecoderExportOptions {
    * still reads its own values. Llama exports only; recorded as config.json's `lens_head_combine`.
    */
   headCombine?: HeadCombine;
+  /**
+   * Llama with standard heads: write attention and RoPE as ONNX's fused ops (opset 23 `Attention`
+   * with the cache and an additive mask, `RotaryEmbedding`) and pack the Q/K/V and gate/up
+   * projections into one MatMul each (default true). The graph then has about a third of the nodes
+   * (english-base after ONNX Runtime's optimisation: 93 instead of 289), and a decode step costs
+   * 25–50% less; the numbers agree with the primitive-op graph to ~1e-5. false writes the opset-17
+   * graph of primitive ops, for runtimes without opset 23.
+   */
+  fused?: boolean;
 }
 
 /** Attention heads combined as a product: see DecoderExportOptions.headCombine. */

@@ -1,9 +1,10 @@
 // ONNX export of a Llama-family decoder from plain weight arrays (llama2.c / HF LlamaForCausalLM).
 // Graph I/O follows Optimum / transformers.js: see decoder.ts.
 
-import { GraphBuilder, attr } from '../onnx/graph';
+import { FUSED_OPSET, GraphBuilder, attr } from '../onnx/graph';
 import {
   DIMS,
+  MASKED_SCORE,
   attention,
   checkHeadCombine,
   checkShape,
@@ -96,7 +97,10 @@ function validate(w: LlamaWeights): void {
  * turns into one kernel.
  */
 function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number): string {
-  const ms = g.op('ReduceMean', [g.op('Pow', [x, g.f32(2)])], { axes: attr.ints([-1]), keepdims: attr.int(1) }); // [B, S, 1]
+  const sq = g.op('Pow', [x, g.f32(2)]); // [B, S, D]
+  const ms = g.opset >= 18 // ReduceMean takes its axes as an input from opset 18
+    ? g.op('ReduceMean', [sq, g.i64([-1])], { keepdims: attr.int(1) }) // [B, S, 1]
+    : g.op('ReduceMean', [sq], { axes: attr.ints([-1]), keepdims: attr.int(1) }); // [B, S, 1]
   const rms = g.op('Sqrt', [g.op('Add', [ms, g.f32(eps)])]); // [B, S, 1]
   return g.op('Mul', [g.op('Div', [x, rms]), weight]); // [B, S, D]
 }
@@ -138,18 +142,35 @@ export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {})
   const style = c.ropeStyle;
   const earlyExit = normaliseEarlyExit(opts.earlyExitLayers, c.numLayers);
   const combine = checkHeadCombine(opts.headCombine);
-  const g = new GraphBuilder('llama_decoder');
+  const fused = (opts.fused ?? true) && combine === 'standard';
+  const g = new GraphBuilder('llama_decoder', fused ? { opset: FUSED_OPSET } : {});
   const io = decoderIO(g, { numLayers: c.numLayers, numKvHeads: nKV, headDim: hd }, opts);
 
   // RoPE angles: position * theta^(-2i/hd) for pair i.
   const theta = c.ropeTheta ?? 10000;
   const invFreq = new Float32Array(hd / 2);
   for (let i = 0; i < hd / 2; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / hd);
-  const posF = g.op('Cast', [io.positions], { to: attr.int(1) }); // float [B, S]
-  const angles = g.op('Mul', [g.op('Unsqueeze', [posF, g.i64([-1])]), g.initFloat('rope_inv_freq', invFreq, [hd / 2])]); // [B, S, hd/2]
-  const ropeAxes = style === 'interleaved' ? [1, 4] : [1];
-  const cos = g.op('Unsqueeze', [g.op('Cos', [angles]), g.i64(ropeAxes)]); // [B, 1, S, hd/2(, 1)]
-  const sin = g.op('Unsqueeze', [g.op('Sin', [angles]), g.i64(ropeAxes)]); // [B, 1, S, hd/2(, 1)]
+  const invFreqT = g.initFloat('rope_inv_freq', invFreq, [hd / 2]);
+  let cos: string;
+  let sin: string;
+  let bias = '';
+  if (fused) {
+    // cos/sin tables [context, hd/2] for RotaryEmbedding, computed in the graph from constants (ONNX
+    // Runtime folds them once at load; the file stays small, and the values are the float32 ones the
+    // primitive graph computes per step). Positions must stay below the context (the engine checks).
+    const table = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [g.op('Range', [g.i64(0, true), g.i64(c.maxSeqLen, true), g.i64(1, true)])], { to: attr.int(1) }), g.i64([-1])]), invFreqT]); // [context, hd/2]
+    cos = g.op('Cos', [table]);
+    sin = g.op('Sin', [table]);
+    // Additive attention mask [B, 1, S, T]: 0 where allowed, MASKED_SCORE (finite, so rows of left
+    // padding that see nothing stay NaN-free) elsewhere.
+    bias = g.op('Where', [g.op('Squeeze', [io.allowed, g.i64([1])]), g.f32(0), g.f32(MASKED_SCORE)]);
+  } else {
+    const posF = g.op('Cast', [io.positions], { to: attr.int(1) }); // float [B, S]
+    const angles = g.op('Mul', [g.op('Unsqueeze', [posF, g.i64([-1])]), invFreqT]); // [B, S, hd/2]
+    const ropeAxes = style === 'interleaved' ? [1, 4] : [1];
+    cos = g.op('Unsqueeze', [g.op('Cos', [angles]), g.i64(ropeAxes)]); // [B, 1, S, hd/2(, 1)]
+    sin = g.op('Unsqueeze', [g.op('Sin', [angles]), g.i64(ropeAxes)]); // [B, 1, S, hd/2(, 1)]
+  }
 
   const emb = g.initFloat('model.embed_tokens.weight', w.tokEmbedding, [c.vocabSize, D]); // [V, D]
   const finalNorm = g.initFloat('model.norm.weight', w.finalNorm, [D]);
@@ -167,20 +188,47 @@ export function buildLlamaOnnx(w: LlamaWeights, opts: DecoderExportOptions = {})
     const lin = (name: string, m: Float32Array, out: number, inp: number): string =>
       g.initFloat(`${p}.${name}.T`, transpose2d(m, out, inp), [inp, out]); // [in, out]
     const x = rmsNorm(g, h, g.initFloat(`${p}.input_layernorm.weight`, lw.attnNorm, [D]), c.normEps); // [B, S, D]
-    const q = splitHeads(g, g.op('MatMul', [x, lin('self_attn.q_proj.weight', lw.wq, H * hd, D)]), H, hd); // [B, H, S, hd]
-    const k = splitHeads(g, g.op('MatMul', [x, lin('self_attn.k_proj.weight', lw.wk, nKV * hd, D)]), nKV, hd); // [B, nKV, S, hd]
-    const v = splitHeads(g, g.op('MatMul', [x, lin('self_attn.v_proj.weight', lw.wv, nKV * hd, D)]), nKV, hd); // [B, nKV, S, hd]
-    const qr = rope(g, q, cos, sin, hd, style); // [B, H, S, hd]
-    const kr = rope(g, k, cos, sin, hd, style); // [B, nKV, S, hd]
-    const kAll = g.op('Concat', [io.pastKeys[i]!, kr], { axis: attr.int(2) }); // [B, nKV, T, hd]
-    const vAll = g.op('Concat', [io.pastValues[i]!, v], { axis: attr.int(2) }); // [B, nKV, T, hd]
-    io.emitPresent(i, kAll, vAll);
-    const ctx = attention(g, qr, kAll, vAll, io.allowed, { numHeads: H, numKvHeads: nKV, headDim: hd, combine }); // [B, S, H*hd]
+    let ctx: string; // [B, S, H*hd]
+    if (fused) {
+      // One MatMul for Q, K and V (rows of [q; k; v] in Linear layout), RoPE and attention as ONNX ops.
+      const qkvW = new Float32Array((H + 2 * nKV) * hd * D);
+      qkvW.set(lw.wq, 0);
+      qkvW.set(lw.wk, H * hd * D);
+      qkvW.set(lw.wv, (H + nKV) * hd * D);
+      const qkv = g.op('MatMul', [x, lin('self_attn.qkv_proj.weight', qkvW, (H + 2 * nKV) * hd, D)]); // [B, S, (H+2nKV)*hd]
+      const [q, k, v] = g.node('Split', [qkv, g.i64([H * hd, nKV * hd, nKV * hd])], { axis: attr.int(-1) }, { numOutputs: 3 }); // [B, S, H*hd], [B, S, nKV*hd] ×2
+      const interleaved = attr.int(style === 'interleaved' ? 1 : 0);
+      const qr = g.op('RotaryEmbedding', [q!, cos, sin, io.positions], { interleaved, num_heads: attr.int(H) }); // [B, S, H*hd]
+      const kr = g.op('RotaryEmbedding', [k!, cos, sin, io.positions], { interleaved, num_heads: attr.int(nKV) }); // [B, S, nKV*hd]
+      const [y, kAll, vAll] = g.node('Attention', [qr, kr, v!, bias, io.pastKeys[i]!, io.pastValues[i]!], { q_num_heads: attr.int(H), kv_num_heads: attr.int(nKV) }, { numOutputs: 3 }); // [B, S, H*hd], [B, nKV, T, hd] ×2
+      io.emitPresent(i, kAll!, vAll!);
+      ctx = y!;
+    } else {
+      const q = splitHeads(g, g.op('MatMul', [x, lin('self_attn.q_proj.weight', lw.wq, H * hd, D)]), H, hd); // [B, H, S, hd]
+      const k = splitHeads(g, g.op('MatMul', [x, lin('self_attn.k_proj.weight', lw.wk, nKV * hd, D)]), nKV, hd); // [B, nKV, S, hd]
+      const v = splitHeads(g, g.op('MatMul', [x, lin('self_attn.v_proj.weight', lw.wv, nKV * hd, D)]), nKV, hd); // [B, nKV, S, hd]
+      const qr = rope(g, q, cos, sin, hd, style); // [B, H, S, hd]
+      const kr = rope(g, k, cos, sin, hd, style); // [B, nKV, S, hd]
+      const kAll = g.op('Concat', [io.pastKeys[i]!, kr], { axis: attr.int(2) }); // [B, nKV, T, hd]
+      const vAll = g.op('Concat', [io.pastValues[i]!, v], { axis: attr.int(2) }); // [B, nKV, T, hd]
+      io.emitPresent(i, kAll, vAll);
+      ctx = attention(g, qr, kAll, vAll, io.allowed, { numHeads: H, numKvHeads: nKV, headDim: hd, combine }); // [B, S, H*hd]
+    }
     h = g.op('Add', [h, g.op('MatMul', [ctx, lin('self_attn.o_proj.weight', lw.wo, D, H * hd)])]); // [B, S, D]
 
     const y = rmsNorm(g, h, g.initFloat(`${p}.post_attention_layernorm.weight`, lw.ffnNorm, [D]), c.normEps); // [B, S, D]
-    const gate = g.op('MatMul', [y, lin('mlp.gate_proj.weight', lw.w1, c.hiddenDim, D)]); // [B, S, F]
-    const up = g.op('MatMul', [y, lin('mlp.up_proj.weight', lw.w3, c.hiddenDim, D)]); // [B, S, F]
+    let gate: string;
+    let up: string;
+    if (fused) {
+      const guW = new Float32Array(2 * c.hiddenDim * D); // rows of [gate; up], Linear layout
+      guW.set(lw.w1, 0);
+      guW.set(lw.w3, c.hiddenDim * D);
+      const gu = g.op('MatMul', [y, lin('mlp.gate_up_proj.weight', guW, 2 * c.hiddenDim, D)]); // [B, S, 2F]
+      [gate, up] = g.node('Split', [gu, g.i64([c.hiddenDim, c.hiddenDim])], { axis: attr.int(-1) }, { numOutputs: 2 }) as [string, string]; // [B, S, F] ×2
+    } else {
+      gate = g.op('MatMul', [y, lin('mlp.gate_proj.weight', lw.w1, c.hiddenDim, D)]); // [B, S, F]
+      up = g.op('MatMul', [y, lin('mlp.up_proj.weight', lw.w3, c.hiddenDim, D)]); // [B, S, F]
+    }
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // silu(gate) * up, [B, S, F]
     h = g.op('Add', [h, g.op('MatMul', [act, lin('mlp.down_proj.weight', lw.w2, D, c.hiddenDim)])]); // [B, S, D]
     if (earlyExit.includes(i + 1)) lmHead(h, `logits_layer_${i + 1}`);

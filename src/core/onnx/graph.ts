@@ -8,10 +8,16 @@ import type { onnx as pb } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-/** Opset of the default ("ai.onnx") domain the graphs target. */
+/** Opset of the default ("ai.onnx") domain the graphs target unless a builder asks for another. */
 export const OPSET = 17;
 /** IR version 8 is the one that goes with opset 17 (ONNX 1.12/1.13). */
 export const IR_VERSION = 8;
+/**
+ * Opset of graphs that use ONNX's fused transformer ops (Attention, RotaryEmbedding: opset 23, ONNX
+ * 1.18), written with IR version 11. Reduce ops take `axes` as an input from opset 18 on.
+ */
+export const FUSED_OPSET = 23;
+const IR_FOR_OPSET = (opset: number): number => (opset >= 23 ? 11 : opset >= 21 ? 10 : opset >= 19 ? 9 : IR_VERSION);
 
 export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
 /** A tensor dimension: a fixed size, or a symbolic name such as "batch_size". */
@@ -105,8 +111,15 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private readonly constCache = new Map<string, string>();
   private counter = 0;
+  /** Opset of the default domain this graph is written for. */
+  readonly opset: number;
 
-  constructor(private readonly graphName: string) {}
+  constructor(
+    private readonly graphName: string,
+    opts: { opset?: number } = {},
+  ) {
+    this.opset = opts.opset ?? OPSET;
+  }
 
   private claim(name: string): string {
     if (this.names.has(name)) throw new Error(`ONNX graph: duplicate value name "${name}"`);
@@ -208,9 +221,9 @@ export class GraphBuilder {
   /** The ModelProto object (for inspection); `toBytes` serialises it. */
   toModel(meta: Record<string, string> = {}): pb.ModelProto {
     return onnx.ModelProto.create({
-      irVersion: IR_VERSION,
+      irVersion: IR_FOR_OPSET(this.opset),
       producerName: 'likelihood-lens',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: this.opset }],
       metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
       graph: {
         name: this.graphName,
