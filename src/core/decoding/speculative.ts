@@ -55,16 +55,17 @@ export interface SpeculativeEvent {
   drafted: boolean;
 }
 
-/** Probabilities [vocab] of the processed distribution (the chain's processors, no selection). */
-function distribution(chain: Sampler | null, row: Float32Array, greedy: boolean): Float64Array {
+/** Greedy choice: the first index of the largest entry (ties → lowest id), as the one-hot distributions had it. */
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** Probabilities [vocab] of the processed distribution (the chain's processors, no selection); `row` is not modified. */
+function distribution(chain: Sampler | null, row: Float32Array): Float64Array {
   const V = row.length;
   const p = new Float64Array(V);
-  if (greedy) {
-    let best = 0;
-    for (let i = 1; i < V; i++) if (row[i] > row[best]) best = i;
-    p[best] = 1;
-    return p;
-  }
   const c = { logits: row.slice(), selected: -1 };
   chain?.apply(c);
   let m = -Infinity;
@@ -145,10 +146,14 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
       dState = r.state;
       dLen += feed.length;
       const row = r.logits.subarray((r.seq - 1) * r.vocab, r.seq * r.vocab);
-      const q = distribution(chain, row as Float32Array, greedy);
-      const x = greedy ? q.indexOf(1) : draw(q, rng.nextFloat());
+      let x: number;
+      if (greedy) x = argmax(row); // a one-hot q needs no array
+      else {
+        const q = distribution(chain, row);
+        x = draw(q, rng.nextFloat());
+        qs.push(q);
+      }
       drafted.push(x);
-      qs.push(q);
       feed = [x];
     }
     // Target: one forward over the unseen accepted tokens + all drafted ones.
@@ -157,27 +162,32 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
     stats.targetForwards++;
     const V = tr.vocab;
     const base = tFeed.length - drafted.length - 1; // row index of p_1
-    const pRow = (i: number) => distribution(chain, tr.logits.slice((base + i) * V, (base + i + 1) * V), greedy);
+    const row = (i: number) => tr.logits.subarray((base + i) * V, (base + i + 1) * V);
     let j = 0;
     let next = -1;
     for (; j < drafted.length; j++) {
-      const p = pRow(j);
       const x = drafted[j];
+      if (greedy) {
+        // One-hot p and q: accept iff the target's argmax is the drafted token, else take that argmax.
+        const best = argmax(row(j));
+        if (best !== x) {
+          next = best;
+          break;
+        }
+        continue;
+      }
+      const p = distribution(chain, row(j));
       const q = qs[j];
-      const accept = greedy ? p[x] === 1 : rng.nextFloat() < Math.min(1, p[x] / q[x]);
-      if (!accept) {
+      if (!(rng.nextFloat() < Math.min(1, p[x] / q[x]))) {
         const resid = new Float64Array(V);
         for (let v = 0; v < V; v++) resid[v] = Math.max(0, p[v] - q[v]);
-        next = greedy ? p.indexOf(1) : draw(resid, rng.nextFloat());
+        next = draw(resid, rng.nextFloat());
         break;
       }
     }
     stats.proposed += drafted.length;
     stats.accepted += j;
-    if (next < 0) {
-      const p = pRow(drafted.length);
-      next = greedy ? p.indexOf(1) : draw(p, rng.nextFloat());
-    }
+    if (next < 0) next = greedy ? argmax(row(drafted.length)) : draw(distribution(chain, row(drafted.length)), rng.nextFloat());
     // Caches keep only accepted tokens.
     const prevLen = seq.length;
     tState = truncateState(tr.state, prevLen + j);
