@@ -2,6 +2,7 @@
 import type { CausalLM, KvState } from './model';
 import { LensError, throwIfAborted } from './errors';
 import { logSumExp } from './math';
+import { NATIVE_ROW_MIN_VOCAB } from './scoring-head';
 import type { Candidates, Sampler } from './sampling/sampler';
 import { onlySelects } from './sampling/inspect';
 
@@ -131,8 +132,10 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
     const r = await lm.forward([feed], { state });
     state = r.state;
     const V = r.vocab;
-    const row = r.logits.slice((r.seq - 1) * V, r.seq * V); // [vocab] at the last position
-    const rawLse = V > 4096 ? await lm.rowLogSumExp(row) : logSumExp(row); // native exp pays off on large vocabularies
+    const row = r.logits.subarray((r.seq - 1) * V, r.seq * V); // [vocab] at the last position (this step's own buffer)
+    // Native LogSoftmax pays off on large vocabularies, and gives the greedy argmax with the lse.
+    const native = V >= NATIVE_ROW_MIN_VOCAB ? await lm.rowLseArgmax(row) : null;
+    const rawLse = native ? native.lse : logSumExp(row);
     let id: number;
     let logprob: number;
     if (sampler) {
@@ -142,7 +145,7 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
       logprob = cand.logits[id] - (selectOnly ? rawLse : (cand.lse ?? logSumExp(cand.logits)));
       sampler.accept(id);
     } else {
-      id = argmax(row);
+      id = native ? native.argmax : argmax(row);
       logprob = row[id] - rawLse;
     }
     const rawLogprob = row[id] - rawLse;

@@ -159,14 +159,17 @@ export class CausalLM {
   }
 
   /**
+   * log Σ exp(row) and the argmax (lowest id on ties) of one [vocab] row, computed by ONNX Runtime
+   * (worth the call from NATIVE_ROW_MIN_VOCAB entries on; src/core/scoring-head.ts).
+   */
+  async rowLseArgmax(row: Float32Array): Promise<{ lse: number; argmax: number }> {
+    return this.head.lseArgmax(row);
+  }
+
+  /**
    * Per-row statistics (log-prob of the target, rank, entropy, top-k) of `rows` logits rows starting
    * at row `first` of a [*, vocab] block, computed by ONNX Runtime (src/core/scoring-head.ts).
    */
-  /** log Σ exp(row) for one [vocab] row, computed by ONNX Runtime. */
-  async rowLogSumExp(row: Float32Array): Promise<number> {
-    return this.head.lse(row);
-  }
-
   async scoreRows(logits: Float32Array, vocab: number, first: number, rows: number, targets: number[], k: number): Promise<HeadStats> {
     const t0 = performance.now();
     const r = await this.head.run(logits, vocab, first, rows, targets, k);

@@ -39,11 +39,33 @@ export function buildScoringHead(k: number): Uint8Array {
   return g.toBytes();
 }
 
-/** logsumexp of each row: rows [rows, vocab] → lse [rows]. */
+/**
+ * From this many entries on, a row's logsumexp (and the PoE combination) is worth an ONNX Runtime
+ * call; below it a JavaScript pass is cheaper than the call (measured: V = 512, JS 10 µs vs ORT
+ * 30 µs; V = 4096, JS 64 µs vs ORT 31 µs).
+ */
+export const NATIVE_ROW_MIN_VOCAB = 2048;
+
+/**
+ * logsumexp of each row of `x` [rows, vocab] given its LogSoftmax `lsm` (same shape), as
+ * x[j] − lsm[j] at the row's argmax j (the first one). ONNX Runtime's LogSoftmax is a vectorised
+ * kernel, so this is 3–4× faster than ReduceLogSumExp on large rows (V = 32,000: 60 vs 180 µs) and
+ * more accurate (float32 error 5e-6 instead of 5e-5 there). Returns lse [rows] and argmax [rows].
+ */
+export function lseFromLogSoftmax(g: GraphBuilder, x: string, lsm: string): { lse: string; argmax: string } {
+  const idx = g.op('ArgMax', [x], { axis: attr.int(1), keepdims: attr.int(1) }); // int64 [rows, 1], first max
+  const top = g.op('GatherElements', [x, idx], { axis: attr.int(1) }); // [rows, 1]
+  const topLsm = g.op('GatherElements', [lsm, idx], { axis: attr.int(1) }); // [rows, 1]
+  return { lse: g.op('Squeeze', [g.op('Sub', [top, topLsm]), g.i64([1])]), argmax: g.op('Squeeze', [idx, g.i64([1])]) }; // [rows] each
+}
+
+/** logsumexp and argmax (first) of each row: logits [rows, vocab] → lse [rows], argmax [rows] (int64). */
 export function buildLseHead(): Uint8Array {
   const g = new GraphBuilder('lens_lse_head');
   const x = g.input('logits', 'float32', ['rows', 'vocab']); // [rows, vocab]
-  g.output('lse', g.op('ReduceLogSumExp', [x], { axes: attr.ints([1]), keepdims: attr.int(0) }), 'float32', ['rows']);
+  const { lse, argmax } = lseFromLogSoftmax(g, x, g.op('LogSoftmax', [x], { axis: attr.int(1) }));
+  g.output('lse', lse, 'float32', ['rows']);
+  g.output('argmax', argmax, 'int64', ['rows']);
   return g.toBytes();
 }
 
@@ -92,11 +114,11 @@ export class ScoringHead {
     };
   }
 
-  /** logsumexp of one row [vocab] (native exp: ~10× faster than a JavaScript pass over a large vocabulary). */
-  async lse(row: Float32Array): Promise<number> {
+  /** logsumexp and argmax (first, i.e. lowest id on ties) of one row [vocab], by ONNX Runtime's vectorised LogSoftmax. */
+  async lseArgmax(row: Float32Array): Promise<{ lse: number; argmax: number }> {
     const s = await this.session(-1);
     const out = await s.run({ logits: new ort.Tensor('float32', row, [1, row.length]) }); // [1, vocab]
-    return (out.lse.data as Float32Array)[0];
+    return { lse: (out.lse.data as Float32Array)[0], argmax: Number((out.argmax.data as BigInt64Array)[0]) };
   }
 
   async dispose(): Promise<void> {

@@ -97,3 +97,34 @@ test('sampled first tokens follow softmax(logits / T) of a tiny model (χ²); ca
     await lm.dispose();
   }
 });
+
+test('large vocabularies (lse and greedy argmax by ONNX Runtime) give the plain loop’s tokens and log-probs', async () => {
+  const { makeTinyLlama } = await import('../helpers/fixtures');
+  const { tempDir } = await import('../helpers/shared');
+  const { NATIVE_ROW_MIN_VOCAB } = await import('../../src/core/scoring-head');
+  const { logSumExp } = await import('../../src/core/math');
+  const lm = await CausalLM.load(makeTinyLlama(join(tempDir(), 'bigv'), { seed: 5, vocabSize: 3000 }).dir);
+  try {
+    assert.ok(lm.vocab >= NATIVE_ROW_MIN_VOCAB, 'the fixture must take the native path');
+    const g = await generateAll(lm, 'the', { maxTokens: 12, stopAtEos: false });
+    const seq = [1, ...lm.tokenizer.encode('the').map((s) => s.id)];
+    for (const ev of g.tokens) {
+      const r = await lm.forward([seq]);
+      const row = r.logits.subarray((seq.length - 1) * r.vocab, seq.length * r.vocab);
+      let best = 0;
+      for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
+      assert.equal(ev.id, best);
+      assert.ok(Math.abs(ev.logprob - (row[best] - logSumExp(row))) < 1e-5, `logprob ${ev.logprob}`);
+      assert.equal(ev.rawLogprob, ev.logprob);
+      seq.push(best);
+    }
+    // Ties: the lowest id, as the JavaScript argmax.
+    const tie = new Float32Array(NATIVE_ROW_MIN_VOCAB + 5).fill(-1);
+    tie[7] = 3;
+    tie[900] = 3;
+    assert.deepEqual(await lm.rowLseArgmax(tie), { lse: (await lm.rowLseArgmax(tie)).lse, argmax: 7 });
+    assert.ok(Math.abs((await lm.rowLseArgmax(tie)).lse - logSumExp(tie)) < 1e-5);
+  } finally {
+    await lm.dispose();
+  }
+});

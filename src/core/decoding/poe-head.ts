@@ -7,27 +7,36 @@
 // Same numbers as combinePoe() in float32 precision (tested). Rows of a small vocabulary
 // (V ≤ JS_MAX_VOCAB) are combined in JavaScript instead: there one ONNX Runtime call costs more than
 // the arithmetic (measured at V = 512: 65–90 µs per step through ORT, 30–47 µs in JS, E = 2–4;
-// at V = 32000 ORT is 3× faster).
+// at V = 32000 ORT is several times faster). Each row's lse comes from its LogSoftmax (see
+// lseFromLogSoftmax), not from ReduceLogSumExp, which is 3× slower.
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, attr } from '../onnx/graph';
+import { NATIVE_ROW_MIN_VOCAB, lseFromLogSoftmax } from '../scoring-head';
 
-export function buildPoeHead(mode: 'logprobs' | 'logits'): Uint8Array {
-  const g = new GraphBuilder(`lens_poe_head_${mode}`);
+/**
+ * The head's graph. `unitTemps`: every 1/T_i is 1, so in 'logprobs' mode the one LogSoftmax of the
+ * rows gives both the terms and each row's lse (a pass over [E, V] less).
+ */
+export function buildPoeHead(mode: 'logprobs' | 'logits', unitTemps = false): Uint8Array {
+  const g = new GraphBuilder(`lens_poe_head_${mode}${unitTemps ? '_t1' : ''}`);
   const rows = g.input('rows', 'float32', ['experts', 'vocab']); // [E, V]
   const invT = g.input('inv_t', 'float32', ['experts']); // [E]
   const w = g.input('w', 'float32', ['experts']); // [E]
   const col = (x: string) => g.op('Unsqueeze', [x, g.i64([1])]); // [E, 1]
-  const scaled = g.op('Mul', [rows, col(invT)]); // [E, V]
-  const terms = mode === 'logprobs' ? g.op('LogSoftmax', [scaled], { axis: attr.int(1) }) : scaled; // [E, V]
+  const lsmRows = g.op('LogSoftmax', [rows], { axis: attr.int(1) }); // [E, V]
+  let terms: string; // [E, V]
+  if (mode === 'logits') terms = g.op('Mul', [rows, col(invT)]);
+  else if (unitTemps) terms = lsmRows;
+  else terms = g.op('LogSoftmax', [g.op('Mul', [rows, col(invT)])], { axis: attr.int(1) });
   const sum = g.op('ReduceSum', [g.op('Mul', [terms, col(w)]), g.i64([0])], { keepdims: attr.int(1) }); // [1, V]
   const combined = g.op('LogSoftmax', [sum], { axis: attr.int(1) }); // [1, V]
   g.output('combined', g.op('Squeeze', [combined, g.i64([0])]), 'float32', ['vocab']);
-  g.output('lse', g.op('ReduceLogSumExp', [rows], { axes: attr.ints([1]), keepdims: attr.int(0) }), 'float32', ['experts']);
+  g.output('lse', lseFromLogSoftmax(g, rows, lsmRows).lse, 'float32', ['experts']);
   return g.toBytes();
 }
 
 /** Largest vocabulary combined in JavaScript rather than by ONNX Runtime. */
-export const JS_MAX_VOCAB = 4096;
+export const JS_MAX_VOCAB = NATIVE_ROW_MIN_VOCAB - 1;
 
 /**
  * The head's arithmetic in JavaScript (float64 accumulation, float32 results), for small vocabularies:
@@ -81,10 +90,12 @@ export class PoeHead {
 
   /** The ONNX Runtime graph, whatever the vocabulary size. */
   async runOrt(rows: Float32Array, E: number, V: number, temps: number[], weights: number[], mode: 'logprobs' | 'logits') {
-    let s = this.sessions.get(mode);
+    const unit = temps.every((t) => t === 1);
+    const key = `${mode}:${unit}`;
+    let s = this.sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(buildPoeHead(mode), { intraOpNumThreads: this.threads, interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } });
-      this.sessions.set(mode, s);
+      s = ort.InferenceSession.create(buildPoeHead(mode, unit), { intraOpNumThreads: this.threads, interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+      this.sessions.set(key, s);
     }
     const out = await (await s).run({
       rows: new ort.Tensor('float32', rows, [E, V]), // [E, V]
