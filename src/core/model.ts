@@ -19,11 +19,26 @@ export type Provider = 'cpu' | 'cuda' | 'webgpu';
 export interface LoadOptions {
   /** Intra-op threads (default 2; spinning is turned off). */
   threads?: number;
+  /**
+   * Intra-op threads of the session that runs small steps (at most DECODE_STEP_MAX_TOKENS new
+   * tokens: generation's decode steps, speculative verification) when it differs from `threads`.
+   * Default: 1 for a small model on the CPU (ONNX file ≤ DECODE_SESSION_MAX_BYTES), else `threads`
+   * (one session for everything). A decode step of a small model is a chain of small kernels: handing
+   * each to a second, sleeping thread costs more than it saves (english-base: 14–24% per token,
+   * measured idle and loaded on 2 cores; docs/performance.md). The second session holds another
+   * copy of the weights, hence the size limit.
+   */
+  decodeThreads?: number;
   /** Execution provider; falls back to CPU with a note when it cannot load. */
   provider?: Provider;
   /** ONNX file relative to the folder; default: first of ONNX_CANDIDATES present. */
   onnxFile?: string;
 }
+
+/** Steps with at most this many new tokens (batch × sequence) run on the decode session. */
+export const DECODE_STEP_MAX_TOKENS = 8;
+/** Models up to this size (ONNX file plus external data) get a single-threaded decode session by default. */
+export const DECODE_SESSION_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Where an ONNX decoder may sit in a model folder, in order of preference. */
 export const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/decoder_model_merged.onnx', 'onnx/decoder_model.onnx'];
@@ -115,6 +130,8 @@ export class CausalLM {
   private readonly head: ScoringHead;
   /** The graph with early-exit heads derived from the plain one (src/core/onnx/early-exit.ts), made on first use. */
   private derived: Promise<{ session: ort.InferenceSession; layers: number[] }> | null = null;
+  /** The session for small steps (LoadOptions.decodeThreads), made on first use; null: the main session runs them. */
+  private decodeSession: Promise<ort.InferenceSession> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -129,8 +146,17 @@ export class CausalLM {
     readonly providerNote: string | null,
     private session: ort.InferenceSession,
     private readonly threads: number,
+    /** Intra-op threads of small steps (LoadOptions.decodeThreads); equal to `threads` when one session runs everything. */
+    readonly decodeThreads: number = threads,
   ) {
     this.head = new ScoringHead(threads);
+  }
+
+  /** The session a step of `tokens` new tokens (batch × sequence) runs on. */
+  private async sessionFor(tokens: number): Promise<ort.InferenceSession> {
+    if (this.decodeThreads === this.threads || tokens > DECODE_STEP_MAX_TOKENS) return this.session;
+    this.decodeSession ??= ort.InferenceSession.create(this.onnxPath, sessionOptions(this.decodeThreads, this.provider));
+    return this.decodeSession;
   }
 
   /**
@@ -210,7 +236,10 @@ export class CausalLM {
           `The tokenizer has ${tokenizer.vocabSize} tokens but the model's logits have ${vocab}: tokenizer.json does not belong to this model (${dir}).`,
         );
       }
-      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, threads);
+      const small = provider === 'cpu' && modelBytes(onnxPath) <= DECODE_SESSION_MAX_BYTES;
+      const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
+      if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, threads, decodeThreads);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -308,7 +337,7 @@ export class CausalLM {
       feeds[`past_key_values.${i}.value`] = state.tensors[2 * i + 1];
     }
     const early = opts.earlyExit ?? [];
-    let session = this.session;
+    let session = early.length ? this.session : await this.sessionFor(batch * seq);
     if (early.some((k) => !this.io.earlyExit.includes(k))) {
       const native = this.io.earlyExit;
       const derived = native.length ? null : await this.derivedSession();
@@ -349,6 +378,7 @@ export class CausalLM {
   async dispose(): Promise<void> {
     await this.head.dispose();
     await this.session.release();
+    if (this.decodeSession) await this.decodeSession.then((d) => d.release(), () => undefined);
     if (this.derived) await this.derived.then((d) => d.session.release(), () => undefined);
   }
 
@@ -382,6 +412,8 @@ export class CausalLM {
       eos: this.eosIds,
       provider: this.provider,
       providerNote: this.providerNote,
+      threads: this.threads,
+      decodeThreads: this.decodeThreads,
       earlyExitLayers: this.io.earlyExit,
       ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: this.derivableEarlyExits() } : {}),
       headCombine: this.config.headCombine ?? 'standard',
@@ -411,6 +443,13 @@ function toFloat32(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
   if (t.type === 'float16') return halfToFloat(t.data as Uint16Array);
   throw new LensError('bad-model', `unsupported logits type ${t.type}`);
+}
+
+/** Bytes of an ONNX file plus its external-data file, when there is one. */
+function modelBytes(onnxPath: string): number {
+  let n = statSync(onnxPath).size;
+  for (const ext of ['_data', '.data']) if (existsSync(onnxPath + ext)) n += statSync(onnxPath + ext).size;
+  return n;
 }
 
 function firstLine(e: unknown): string {

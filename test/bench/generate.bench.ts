@@ -1,9 +1,14 @@
 // npm run bench:generate — per-token generation time, side by side in one run on the same model:
 // single expert, PoE with 2 and 4 experts (batched), the seed's loop (full recompute of every
-// expert's sequence each step, experts one after another), transformers.js generate, and
-// speculative decoding against the target alone.
+// expert's sequence each step, experts one after another), transformers.js `generate` (with its
+// defaults, and with our ONNX Runtime settings), our exported graph (fused ONNX ops) against the
+// primitive-op export of the same weights, decode steps on the 1-thread decode session against the
+// main session, and speculative decoding against the target alone.
+// Every ratio compares numbers from the same run; each timing is the best of `--reps` interleaved runs.
 //
-// Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--draft DIR --target DIR]
+// Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--reps R] [--threads T]
+//          [--only gen,long,graph,threads,spec] [--draft DIR --target DIR]
+// Run it with background training paused: tools/train/paused.sh npm run bench:generate
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,25 +17,47 @@ import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
 import { expertPromptIds } from '../../src/core/decoding/experts';
 import { speculativeAll } from '../../src/core/decoding/speculative';
-import { repoRoot, storiesModelDir, hasShared, sharedDir, tempDir } from '../helpers/shared';
+import { exportLlama2c } from '../../src/core/export/llama2c';
+import { repoRoot, storiesModelDir, storiesDir, hasShared, sharedDir, tempDir } from '../helpers/shared';
 import { makeTinyLlama } from '../helpers/fixtures';
 
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, tokens: { type: 'string' }, draft: { type: 'string' }, target: { type: 'string' }, reps: { type: 'string' } },
+  options: {
+    model: { type: 'string' },
+    tokens: { type: 'string' },
+    draft: { type: 'string' },
+    target: { type: 'string' },
+    reps: { type: 'string' },
+    threads: { type: 'string' },
+    only: { type: 'string' },
+  },
 });
 const N_ASKED = Number(args.tokens ?? 256);
-const THREADS = 2;
+const THREADS = Number(args.threads ?? 2);
+const REPS = Number(args.reps ?? 3);
+const sections = new Set((args.only ?? 'gen,long,graph,threads,spec').split(','));
 // Default: the embedded default model (models/english-base) when present, else stories260K.
 const embeddedDefault = join(repoRoot, 'models/english-base');
 const modelDir = args.model ? resolve(args.model) : (existsSync(join(embeddedDefault, 'config.json')) ? embeddedDefault : hasShared ? storiesModelDir() : '');
 if (!modelDir) throw new Error('give --model DIR (no ../shared to export stories260K from)');
 const contexts = ['Lily had a cat.', 'Tom went to the park.', 'The sun was hot.', 'Mia liked red apples.'];
+const ORT_MATCHED = { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
 
-const time = async (f: () => Promise<number>) => {
+console.log(`# bench:generate — ${THREADS} intra-op threads, spinning off (our engine's settings); best of ${REPS}; ms per generated token (prefill included)\n`);
+
+/** ms per token of `f` (which returns the number of tokens it generated). */
+async function time(f: () => Promise<number>): Promise<number> {
   const t0 = performance.now();
   const n = await f();
-  return (performance.now() - t0) / n; // ms per generated token
-};
+  return (performance.now() - t0) / n;
+}
+
+/** Runs every named measurement `reps` times, interleaved (a busy machine slows all alike), keeping each one's best. */
+async function interleaved(reps: number, runs: Record<string, () => Promise<number>>): Promise<Record<string, number>> {
+  const best: Record<string, number> = Object.fromEntries(Object.keys(runs).map((k) => [k, Infinity]));
+  for (let r = 0; r < reps; r++) for (const [k, f] of Object.entries(runs)) best[k] = Math.min(best[k]!, await time(f));
+  return best;
+}
 
 /** The seed's loop: recompute every expert's whole sequence each step; sum tempered logits; argmax. */
 async function seedLoop(lm: CausalLM, ctxs: string[], n: number): Promise<number> {
@@ -51,83 +78,156 @@ async function seedLoop(lm: CausalLM, ctxs: string[], n: number): Promise<number
   return n;
 }
 
-async function transformersGenerate(dir: string, prompt: string, n: number): Promise<number> {
+/** transformers.js `generate` (greedy, exactly n new tokens) on the same folder; null session options = its defaults. */
+async function transformersGenerator(dir: string, prompt: string, sessionOptions: object | null) {
   const tf = await import('@huggingface/transformers');
   tf.env.allowRemoteModels = false;
   tf.env.localModelPath = '/';
-  const model = await tf.AutoModelForCausalLM.from_pretrained(dir, {
+  const model = (await tf.AutoModelForCausalLM.from_pretrained(dir, {
     local_files_only: true, device: 'cpu', dtype: 'fp32',
-    session_options: { intraOpNumThreads: THREADS, interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } },
-  } as never);
+    ...(sessionOptions ? { session_options: sessionOptions } : {}),
+  } as never)) as unknown as { generate(o: unknown): Promise<unknown>; dispose(): Promise<void> };
   const tok = await tf.AutoTokenizer.from_pretrained(dir, { local_files_only: true } as never);
   const inputs = tok(prompt);
-  const gen = (m: number) => (model as unknown as { generate(o: unknown): Promise<unknown> }).generate({ ...inputs, max_new_tokens: m, min_new_tokens: m, do_sample: false });
+  const gen = async (m: number) => {
+    await model.generate({ ...inputs, max_new_tokens: m, min_new_tokens: m, do_sample: false });
+    return m;
+  };
   await gen(4); // warm up
-  const t0 = performance.now();
-  await gen(n);
-  const ms = (performance.now() - t0) / n;
-  await (model as unknown as { dispose(): Promise<void> }).dispose();
-  return ms;
+  return { gen, dispose: () => model.dispose() };
 }
 
-async function benchModel(name: string, dir: string, reps: number) {
+async function benchModel(name: string, dir: string, nAsked: number) {
   const lm = await CausalLM.load(dir, { threads: THREADS });
-  const N = Math.min(N_ASKED, lm.maxPositions - 16); // room for the longest prompt
-  const prompt = contexts[0];
+  const N = Math.min(nAsked, lm.maxPositions - 16); // room for the longest prompt
+  const prompt = contexts[0]!;
   await generateAll(lm, prompt, { maxTokens: 8 }); // warm up
-  const best = async (f: () => Promise<number>) => {
-    let b = Infinity;
-    for (let r = 0; r < reps; r++) b = Math.min(b, await time(f));
-    return b;
-  };
-  // Interleave the runs so that a busy machine slows all of them alike; keep the best of `reps`.
-  const single = await best(async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length);
-  const poe2 = await best(async () => (await generatePoeAll(contexts.slice(0, 2).map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length);
-  const poe4 = await best(async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length);
-  const seed2 = await time(() => seedLoop(lm, contexts.slice(0, 2), N));
-  let tfms = Infinity;
-  for (let r = 0; r < reps; r++) tfms = Math.min(tfms, await transformersGenerate(dir, prompt, N));
-  console.log(`## ${name}: ${N} new tokens, ${THREADS} intra-op threads, ms per token (best of ${reps})`);
-  console.log(`single expert            ${single.toFixed(3)}`);
-  console.log(`PoE, 2 experts (batched) ${poe2.toFixed(3)}   ${(poe2 / single).toFixed(2)}× single (goal ≤ 1.15)`);
-  console.log(`PoE, 4 experts (batched) ${poe4.toFixed(3)}   ${(poe4 / single).toFixed(2)}× single (goal ≤ 1.5)`);
-  console.log(`seed's loop, 2 experts   ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / poe2).toFixed(1)}× faster (goal ≥ 20)`);
-  console.log(`transformers.js generate ${tfms.toFixed(3)}   ours single is ${(tfms / single).toFixed(2)}× faster (goal ≥ 1.3)\n`);
+  const tfDefault = await transformersGenerator(dir, prompt, null);
+  const tfMatched = await transformersGenerator(dir, prompt, ORT_MATCHED);
+  const t = await interleaved(REPS, {
+    single: async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length,
+    poe2: async () => (await generatePoeAll(contexts.slice(0, 2).map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
+    poe4: async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
+    tfDefault: () => tfDefault.gen(N),
+    tfMatched: () => tfMatched.gen(N),
+  });
+  const seed2 = await time(() => seedLoop(lm, contexts.slice(0, 2), N)); // slow: once
+  await tfDefault.dispose();
+  await tfMatched.dispose();
+  console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions})`);
+  console.log(`single expert                     ${t.single!.toFixed(3)}`);
+  console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${(t.poe2! / t.single!).toFixed(2)}× single (goal ≤ 1.15)`);
+  console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${(t.poe4! / t.single!).toFixed(2)}× single (goal ≤ 1.5)`);
+  console.log(`seed's loop, 2 experts            ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / t.poe2!).toFixed(1)}× faster (goal ≥ 20 at 256 new tokens)`);
+  console.log(`transformers.js, its defaults     ${t.tfDefault!.toFixed(3)}   ours single is ${(t.tfDefault! / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
+  console.log(`transformers.js, our ORT settings ${t.tfMatched!.toFixed(3)}   ours single is ${(t.tfMatched! / t.single!).toFixed(2)}× faster (goal ≥ 1.3)\n`);
   await lm.dispose();
 }
 
-const reps = Number(args.reps ?? 3);
-await benchModel(`model ${modelDir}`, modelDir, reps);
-if (!args.model && hasShared && modelDir !== storiesModelDir()) await benchModel('stories260K', storiesModelDir(), reps);
-if (!args.model && hasShared && existsSync(join(sharedDir, 'tokenizers/llama2/tokenizer.json'))) {
-  const dir = join(tempDir('lens-bench-'), 'llama-32k');
-  makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
-  await benchModel('random Llama (V=32000, dim 256, 4 layers, 11M params)', dir, 2);
+/** Our exported graph (fused ONNX ops) against the primitive-op export of the same llama2.c weights. */
+async function benchGraph(name: string, weights: string, tokenizerDir: string, weightsDtype: 'float32' | 'float16') {
+  const root = tempDir('lens-bench-graph-');
+  const dirs = { fused: join(root, 'fused'), primitive: join(root, 'primitive') };
+  exportLlama2c({ weights, tokenizerDir, outDir: dirs.fused, weightsDtype });
+  exportLlama2c({ weights, tokenizerDir, outDir: dirs.primitive, weightsDtype, fused: false });
+  const fused = await CausalLM.load(dirs.fused, { threads: THREADS });
+  const primitive = await CausalLM.load(dirs.primitive, { threads: THREADS });
+  const N = Math.min(N_ASKED, fused.maxPositions - 16);
+  const prompt = contexts[0]!;
+  const one = (lm: CausalLM) => async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length;
+  const four = (lm: CausalLM) => async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length;
+  await one(fused)();
+  await one(primitive)();
+  const t = await interleaved(REPS, { fused1: one(fused), prim1: one(primitive), fused4: four(fused), prim4: four(primitive) });
+  console.log(`## graph: ${name}, ${N} new tokens — primitive-op export (before) vs fused ONNX ops (now), same weights`);
+  console.log(`single expert   primitive ${t.prim1!.toFixed(3)}   fused ${t.fused1!.toFixed(3)}   ${(t.prim1! / t.fused1!).toFixed(2)}× faster`);
+  console.log(`PoE, 4 experts  primitive ${t.prim4!.toFixed(3)}   fused ${t.fused4!.toFixed(3)}   ${(t.prim4! / t.fused4!).toFixed(2)}× faster\n`);
+  await fused.dispose();
+  await primitive.dispose();
 }
 
-// Speculative: the zoo's draft/target pair when present, else what was given.
-const zoo = (n: string) => join(repoRoot, 'models', n);
-// The zoo's pair: english-draft proposes, english-base (the embedded default) verifies.
-const draftDir = args.draft ?? (existsSync(zoo('english-draft')) ? zoo('english-draft') : null);
-const targetDir = args.target ?? (existsSync(zoo('english-base')) ? zoo('english-base') : null);
-if (draftDir && targetDir) {
+/** Decode steps on the single-threaded decode session (the default for small models) vs on the main session. */
+async function benchDecodeThreads(name: string, dir: string) {
+  const split = await CausalLM.load(dir, { threads: THREADS });
+  const one = await CausalLM.load(dir, { threads: THREADS, decodeThreads: THREADS });
+  const N = Math.min(N_ASKED, split.maxPositions - 16);
+  const prompt = contexts[0]!;
+  const runs: Record<string, () => Promise<number>> = {};
+  for (const [k, lm] of [['split', split], ['one', one]] as const) {
+    runs[`${k}1`] = async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length;
+    runs[`${k}4`] = async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length;
+  }
+  for (const f of Object.values(runs)) await f();
+  const t = await interleaved(REPS, runs);
+  console.log(`## decode threads: ${name}, ${N} new tokens — decode steps on the main ${THREADS}-thread session vs on the ${split.decodeThreads}-thread decode session (default)`);
+  console.log(`single expert   ${THREADS} threads ${t.one1!.toFixed(3)}   ${split.decodeThreads} thread ${t.split1!.toFixed(3)}   ${(t.one1! / t.split1!).toFixed(2)}× faster`);
+  console.log(`PoE, 4 experts  ${THREADS} threads ${t.one4!.toFixed(3)}   ${split.decodeThreads} thread ${t.split4!.toFixed(3)}   ${(t.one4! / t.split4!).toFixed(2)}× faster\n`);
+  await split.dispose();
+  await one.dispose();
+}
+
+async function benchSpeculative(draftDir: string, targetDir: string) {
   const d = await CausalLM.load(draftDir, { threads: THREADS });
   const t = await CausalLM.load(targetDir, { threads: THREADS });
   const N = Math.min(N_ASKED, t.maxPositions - 16, d.maxPositions - 16);
-  const sp = 'Once upon a time';
-  await speculativeAll(d, t, sp, { maxTokens: 8 });
-  const alone = await time(async () => (await generateAll(t, sp, { maxTokens: N, stopAtEos: false })).ids.length);
-  for (const k of [2, 4, 6]) {
-    let stats = null as null | Awaited<ReturnType<typeof speculativeAll>>['stats'];
-    const ms = await time(async () => {
-      const r = await speculativeAll(d, t, sp, { k, maxTokens: N, stopAtEos: false });
-      stats = r.stats;
-      return r.ids.length;
-    });
-    console.log(`speculative k=${k}: ${ms.toFixed(3)} ms/token vs target alone ${alone.toFixed(3)} → ${(alone / ms).toFixed(2)}× (goal ≥ 1.8); acceptance ${(stats!.acceptanceRate * 100).toFixed(1)}%, ${stats!.tokensPerTargetForward.toFixed(2)} tokens/target forward`);
+  const prompts = ['Once upon a time', 'It was', 'The man said that', 'Mr. Darcy'];
+  const ks = [1, 2, 3, 4, 6];
+  await speculativeAll(d, t, prompts[0]!, { maxTokens: 8 });
+  const runs: Record<string, () => Promise<number>> = {};
+  const stats: Record<string, { accepted: number; proposed: number; tokens: number; targetForwards: number }> = {};
+  for (const p of prompts) {
+    runs[`alone|${p}`] = async () => (await generateAll(t, p, { maxTokens: N, stopAtEos: false })).ids.length;
+    for (const k of ks) {
+      runs[`k${k}|${p}`] = async () => {
+        const r = await speculativeAll(d, t, p, { k, maxTokens: N, stopAtEos: false });
+        stats[`k${k}|${p}`] = { accepted: r.stats.accepted, proposed: r.stats.proposed, tokens: r.ids.length, targetForwards: r.stats.targetForwards };
+        return r.ids.length;
+      };
+    }
   }
+  const best = await interleaved(REPS, runs);
+  console.log(`## speculative (greedy): draft ${draftDir} → target ${targetDir}, ${N} new tokens per prompt`);
+  const alone = prompts.reduce((s, p) => s + best[`alone|${p}`]!, 0);
+  console.log(`target alone: ${(alone / prompts.length).toFixed(3)} ms/token (mean over ${prompts.length} prompts)`);
+  for (const k of ks) {
+    const spec = prompts.reduce((s, p) => s + best[`k${k}|${p}`]!, 0);
+    const acc = prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.accepted, 0) / prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.proposed, 0);
+    const tpf = prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.tokens, 0) / prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.targetForwards, 0);
+    const per = prompts.map((p) => `${JSON.stringify(p)} ${(best[`alone|${p}`]! / best[`k${k}|${p}`]!).toFixed(2)}×`).join(', ');
+    console.log(`k=${k}: ${(spec / prompts.length).toFixed(3)} ms/token → ${(alone / spec).toFixed(2)}× (goal ≥ 1.8); acceptance ${(acc * 100).toFixed(1)}%, ${tpf.toFixed(2)} tokens/target forward; per prompt: ${per}`);
+  }
+  console.log('');
   await d.dispose();
   await t.dispose();
-} else {
-  console.log('speculative: no draft/target pair (models/english-draft + models/english-base, or --draft/--target); skipped');
+}
+
+if (sections.has('gen')) {
+  await benchModel(`model ${modelDir}`, modelDir, N_ASKED);
+  if (!args.model && hasShared && modelDir !== storiesModelDir()) await benchModel('stories260K', storiesModelDir(), N_ASKED);
+}
+if (sections.has('long') && hasShared && existsSync(join(sharedDir, 'tokenizers/llama2/tokenizer.json'))) {
+  // A context of 1024 lets the prompt + 256 new tokens fit (english-base's context of 256 does not).
+  const dir = join(tempDir('lens-bench-'), 'llama-32k');
+  makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
+  await benchModel('random Llama (V=32000, dim 256, 4 layers, 11M params, context 1024)', dir, N_ASKED);
+}
+if (sections.has('graph')) {
+  // The zoo's own weights when this checkout has the training runs, else stories260K from ../shared.
+  const run = (n: string) => join(repoRoot, '.cache/train/runs', n, 'model.bin');
+  if (existsSync(run('english-base'))) await benchGraph('english-base', run('english-base'), storiesDir, 'float16');
+  if (existsSync(run('english-draft'))) await benchGraph('english-draft', run('english-draft'), storiesDir, 'float16');
+  if (hasShared) await benchGraph('stories260K', join(storiesDir, 'stories260K.bin'), storiesDir, 'float32');
+}
+if (sections.has('threads')) {
+  await benchDecodeThreads(`model ${modelDir}`, modelDir);
+  const draft = join(repoRoot, 'models/english-draft');
+  if (!args.model && existsSync(draft)) await benchDecodeThreads('english-draft', draft);
+}
+if (sections.has('spec')) {
+  // The zoo's pair: english-draft proposes, english-base (the embedded default) verifies.
+  const zoo = (n: string) => join(repoRoot, 'models', n);
+  const draftDir = args.draft ?? (existsSync(zoo('english-draft')) ? zoo('english-draft') : null);
+  const targetDir = args.target ?? (existsSync(zoo('english-base')) ? zoo('english-base') : null);
+  if (draftDir && targetDir) await benchSpeculative(draftDir, targetDir);
+  else console.log('speculative: no draft/target pair (models/english-draft + models/english-base, or --draft/--target); skipped');
 }
