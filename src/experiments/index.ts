@@ -65,7 +65,7 @@ export async function runExperiment(name: string, opts: ExperimentOptions): Prom
     '',
     'Models:',
     '',
-    ...ctx.models.map((m) => `- ${m.role}: **${m.name}** (${m.source === 'zoo' ? 'zoo model' : m.source === 'stories260K' ? 'stories260K exported from ../shared' : 'given on the command line'}; ${m.layers} layers, vocabulary ${m.vocab}, context ${m.context}${m.earlyExit.length ? `, early exits ${m.earlyExit.join(', ')}` : ''})`),
+    ...ctx.models.map((m) => `- ${m.role}: **${m.name}** (${m.source === 'zoo' ? 'zoo model' : m.source === 'stories260K' ? 'stories260K exported from ../shared' : m.source === 'argument' ? 'given on the command line' : m.source}; ${m.layers} layers, vocabulary ${m.vocab}, context ${m.context}${m.earlyExit.length ? `, early exits ${m.earlyExit.join(', ')}` : ''})`),
     '',
     'All log-probabilities are natural-log nats; NLL = −ln p.',
   ];

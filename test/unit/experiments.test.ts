@@ -266,14 +266,49 @@ test('dola: a model without early exits is refused with a way out', async () => 
   await assert.rejects(runExperiment('dola', { out: join(root, 'dola-x'), model: other, data: tqa, ...quiet }), /early-exit/);
 });
 
-test('head-poe: TypeScript forward matches ONNX; product variants scored', { skip: skipNoShared }, async () => {
+test('head-poe: trained-pair section (quick: random stand-ins through --head-combine exports) and the stories260K zero-shot section', { skip: skipNoShared }, async () => {
   const out = join(root, 'head-poe');
   await runExperiment('head-poe', { out, ...quiet });
-  checkCommon(out, 'head-poe', ['per_token']);
-  const r = json<{ max_abs_diff_vs_onnx: number; perplexity: Record<string, number> }>(out, 'results.json');
+  checkCommon(out, 'head-poe', ['per_token', 'trained_nll']);
+  const r = json<{
+    max_abs_diff_vs_onnx: number;
+    perplexity: Record<string, number>;
+    trained: Record<string, Record<string, number>>;
+    trained_max_abs_diff_ts_vs_onnx: number;
+    trained_max_abs_diff_vs_pytorch: number | null;
+    trained_models: { name: string; head_combine: string; sha256: string | null }[];
+  }>(out, 'results.json');
   assert.ok(r.max_abs_diff_vs_onnx < 1e-3, `TS forward differs from ONNX by ${r.max_abs_diff_vs_onnx}`);
   assert.deepEqual(Object.keys(r.perplexity).sort(), ['product-all', 'product-group', 'standard']);
-  assert.match(read(out, 'report.md'), /exploratory/);
+  // Trained as standard / product-all, each evaluated with every head combination.
+  assert.deepEqual(Object.keys(r.trained).sort(), ['product-all', 'standard']);
+  for (const row of Object.values(r.trained)) {
+    assert.deepEqual(Object.keys(row).sort(), ['product-all', 'product-group', 'standard']);
+    for (const x of Object.values(row)) assert.ok(x > 0 && Number.isFinite(x));
+  }
+  assert.ok(r.trained_max_abs_diff_ts_vs_onnx < 1e-4, `product ONNX export vs float64 forward: ${r.trained_max_abs_diff_ts_vs_onnx}`);
+  assert.equal(r.trained_max_abs_diff_vs_pytorch, null, 'a quick run trains nothing');
+  assert.deepEqual(r.trained_models.map((m) => m.head_combine), ['standard', 'product-all']);
+  const cells = csv(out, 'trained_nll.csv');
+  columns(cells, ['trained_as', 'evaluated_as', 'zero_shot', 'chars', 'tokens', 'nll', 'nats_per_char', 'pytorch_nats_per_char', 'abs_diff_vs_pytorch']);
+  assert.equal(cells.length, 6);
+  for (const c of cells) {
+    assert.equal(c.zero_shot, c.trained_as === c.evaluated_as ? '0' : '1');
+    assert.equal(num(c.tokens), num(c.chars), 'one token per character');
+    assert.ok(Math.abs(num(c.nats_per_char) - num(c.nll) / num(c.chars)) < 1e-9);
+  }
+  columns(csv(out, 'trained_checks.csv'), ['model', 'head_combine', 'tokens', 'max_abs_diff_ts_vs_onnx']);
+  const report = read(out, 'report.md');
+  assert.match(report, /exploratory/);
+  assert.match(report, /## Trained both ways/);
+  assert.match(report, /\| trained as ↓ \/ evaluated as → \| standard \| product-all \| product-group \|/);
+  assert.match(report, /random weights/);
+  const meta = json<{ models: { role: string; source: string }[] }>(out, 'meta.json');
+  assert.deepEqual(meta.models.map((m) => m.role), ['checkpoint', 'trained as standard', 'trained as product-all']);
+  // Same seed, same numbers.
+  const again = join(root, 'head-poe-again');
+  await runExperiment('head-poe', { out: again, ...quiet });
+  for (const f of ['trained_nll.csv', 'nll.csv', 'results.json']) assert.equal(read(again, f), read(out, f), f);
 });
 
 test('the bundled CLI runs an experiment (dist/cli.cjs: Observable Plot, linkedom and csv bundled)', { skip: existsSync(join(repoRoot, 'dist/cli.cjs')) ? false : 'dist/cli.cjs missing: run npm run build' }, () => {
