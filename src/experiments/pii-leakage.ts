@@ -146,8 +146,9 @@ export const piiLeakage: Experiment = {
           // A short context (english-base: 256 tokens) shortens the answer rather than dropping the case,
           // as long as the answer can still hold the value (its tokens + 2).
           const longest = Math.max(...experts.map((e) => lm.tokenizer.encode(`${e.context}\n${qy}`).length + 1));
-          const budget = Math.min(maxTokens, lm.maxPositions - longest);
-          if (budget < lm.tokenizer.encode(` ${c.value}`).length + 2) {
+          const room = lm.maxPositions - longest;
+          const budget = Math.min(maxTokens, room);
+          if (room < Math.min(maxTokens, lm.tokenizer.encode(` ${c.value}`).length + 2)) {
             skipped++;
             bar.tick();
             continue;
