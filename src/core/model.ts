@@ -22,11 +22,12 @@ export interface LoadOptions {
   /**
    * Intra-op threads of the session that runs small steps (at most DECODE_STEP_MAX_TOKENS new
    * tokens: generation's decode steps, speculative verification) when it differs from `threads`.
-   * Default: 1 for a small model on the CPU (ONNX file ≤ DECODE_SESSION_MAX_BYTES), else `threads`
-   * (one session for everything). A decode step of a small model is a chain of small kernels: handing
-   * each to a second, sleeping thread costs more than it saves (english-base: 14–24% per token,
-   * measured idle and loaded on 2 cores; docs/performance.md). The second session holds another
-   * copy of the weights, hence the size limit.
+   * Default: 1 for a small model on the CPU (about DECODE_SESSION_MAX_PARAMS parameters or fewer,
+   * estimated from config.json), else `threads` (one session for everything). A decode step of a
+   * small model is a chain of small kernels: handing each to a second, sleeping thread costs more
+   * than it saves (english-base, 3.6M: 1.3× faster per token on 1 thread; a random 11M Llama with
+   * V = 32,000: 6–9% slower; docs/performance.md). The second session holds another copy of the
+   * weights, which the size limit keeps small.
    */
   decodeThreads?: number;
   /** Execution provider; falls back to CPU with a note when it cannot load. */
@@ -37,8 +38,18 @@ export interface LoadOptions {
 
 /** Steps with at most this many new tokens (batch × sequence) run on the decode session. */
 export const DECODE_STEP_MAX_TOKENS = 8;
-/** Models up to this size (ONNX file plus external data) get a single-threaded decode session by default. */
-export const DECODE_SESSION_MAX_BYTES = 64 * 1024 * 1024;
+/** Models up to about this many parameters get a single-threaded decode session by default. */
+export const DECODE_SESSION_MAX_PARAMS = 6_000_000;
+
+/**
+ * Rough parameter count from config.json alone (no file read): embedding V·D plus, per layer, the
+ * attention projections D·hd·(2H + 2·KV) and a feed-forward block of ~8·D² (SwiGLU with F ≈ 8D/3, or
+ * GPT-2's 4D MLP). english-base: 3.7M (actual 3.57M); the random 11M Llama: 11.1M.
+ */
+export function estimateParameters(c: ModelConfig): number {
+  const D = c.hiddenSize;
+  return c.vocabSize * D + c.numLayers * (D * c.headDim * (2 * c.numHeads + 2 * c.numKvHeads) + 8 * D * D);
+}
 
 /** Where an ONNX decoder may sit in a model folder, in order of preference. */
 export const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/decoder_model_merged.onnx', 'onnx/decoder_model.onnx'];
@@ -236,7 +247,7 @@ export class CausalLM {
           `The tokenizer has ${tokenizer.vocabSize} tokens but the model's logits have ${vocab}: tokenizer.json does not belong to this model (${dir}).`,
         );
       }
-      const small = provider === 'cpu' && modelBytes(onnxPath) <= DECODE_SESSION_MAX_BYTES;
+      const small = provider === 'cpu' && estimateParameters(config) <= DECODE_SESSION_MAX_PARAMS;
       const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
       if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
       return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, threads, decodeThreads);
@@ -443,13 +454,6 @@ function toFloat32(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
   if (t.type === 'float16') return halfToFloat(t.data as Uint16Array);
   throw new LensError('bad-model', `unsupported logits type ${t.type}`);
-}
-
-/** Bytes of an ONNX file plus its external-data file, when there is one. */
-function modelBytes(onnxPath: string): number {
-  let n = statSync(onnxPath).size;
-  for (const ext of ['_data', '.data']) if (existsSync(onnxPath + ext)) n += statSync(onnxPath + ext).size;
-  return n;
 }
 
 function firstLine(e: unknown): string {

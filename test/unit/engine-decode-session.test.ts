@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CausalLM, DECODE_STEP_MAX_TOKENS } from '../../src/core/model';
+import { CausalLM, DECODE_SESSION_MAX_PARAMS, DECODE_STEP_MAX_TOKENS, estimateParameters } from '../../src/core/model';
+import type { ModelConfig } from '../../src/core/types';
 import { generateAll } from '../../src/core/generate';
 import { makeTinyLlama } from '../helpers/fixtures';
 import { tempDir } from '../helpers/shared';
@@ -49,4 +50,13 @@ test('a small model decodes on a 1-thread session with the main session’s numb
     await two.dispose();
     await one.dispose();
   }
+});
+
+test('only small models get the decode session by default: parameters estimated from config.json', () => {
+  const cfg = (o: Partial<ModelConfig>): ModelConfig => ({ modelType: 'llama', numLayers: 5, numHeads: 8, numKvHeads: 4, headDim: 32, hiddenSize: 256, vocabSize: 512, maxPositions: 256, bosTokenId: 1, eosTokenIds: [2], earlyExitLayers: [], ...o });
+  const englishBase = estimateParameters(cfg({})); // 3.57M
+  assert.ok(Math.abs(englishBase - 3.57e6) / 3.57e6 < 0.1, `english-base estimate ${englishBase}`);
+  assert.ok(englishBase <= DECODE_SESSION_MAX_PARAMS);
+  const llama11m = estimateParameters(cfg({ numLayers: 4, vocabSize: 32000 })); // the bench's random 11M Llama
+  assert.ok(Math.abs(llama11m - 11e6) / 11e6 < 0.1 && llama11m > DECODE_SESSION_MAX_PARAMS, `11M estimate ${llama11m}`);
 });
