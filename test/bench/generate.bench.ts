@@ -114,7 +114,9 @@ async function benchModel(name: string, dir: string, nAsked: number) {
     tfMatched: () => tfMatched.gen(N),
     ...(tfDecode ? { tfDecode: () => tfDecode.gen(N) } : {}),
   });
-  const seed2 = await time(() => seedLoop(lm, contexts.slice(0, 2), N)); // slow: once
+  // Slow (a full recompute per step, on the main session's threads): best of at most 2.
+  let seed2 = Infinity;
+  for (let r = 0; r < Math.min(REPS, 2); r++) seed2 = Math.min(seed2, await time(() => seedLoop(lm, contexts.slice(0, 2), N)));
   await tfDefault.dispose();
   await tfMatched.dispose();
   await tfDecode?.dispose();
