@@ -32,7 +32,7 @@ Usage:
   lens rank     --model M --context Q --candidate A1 --candidate A2 ... [--json]
   lens info     --model M
   lens export llama2c --weights FILE.bin --tokenizer DIR --out DIR [--early-exit 2,4] [--weights-dtype fp32|fp16]
-                     [--head-combine standard|product-all|product-group]
+                     [--head-combine standard|product-all|product-group] [--primitive-ops]
   lens experiment NAME --out DIR [--model M] [--seed S] [--quick]   (lens experiment --list; see reports/README.md)
 
 --model: a model folder, an embedded model name (default: the embedded english-base), or a Hugging Face Hub id org/name[@revision]
@@ -428,7 +428,7 @@ async function cmdExport(args: string[]): Promise<void> {
   if (family !== 'llama2c') fail(`lens export: unknown format ${JSON.stringify(family ?? '')} (supported: llama2c)`);
   const { values: v } = parseArgs({
     args: rest,
-    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' }, 'weights-dtype': { type: 'string' }, 'head-combine': { type: 'string' } },
+    options: { weights: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' }, 'early-exit': { type: 'string' }, 'weights-dtype': { type: 'string' }, 'head-combine': { type: 'string' }, 'primitive-ops': { type: 'boolean' } },
     strict: true,
   });
   if (!v.weights || !v.tokenizer || !v.out) fail('lens export llama2c needs --weights FILE.bin --tokenizer DIR --out DIR');
@@ -444,7 +444,7 @@ async function cmdExport(args: string[]): Promise<void> {
   if (!weightsDtype) fail(`--weights-dtype takes fp32 or fp16; got ${JSON.stringify(dt)}`);
   const headCombine = (v['head-combine'] ?? 'standard') as HeadCombine;
   if (!HEAD_COMBINE_MODES.includes(headCombine)) fail(`--head-combine takes ${HEAD_COMBINE_MODES.join(', ')}; got ${JSON.stringify(v['head-combine'])}`);
-  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers, weightsDtype, headCombine });
+  await exportLlama2c({ weights: v.weights, tokenizerDir: v.tokenizer, outDir: v.out, earlyExitLayers, weightsDtype, headCombine, fused: !v['primitive-ops'] });
   console.log(`wrote ${resolve(v.out)}`);
 }
 

@@ -88,6 +88,13 @@ test('lens export llama2c --weights-dtype: fp16 accepted, anything else a clear 
     assert.equal(await main(['export', 'llama2c', '--weights', weights, '--tokenizer', storiesDir, '--out', out, '--weights-dtype', 'fp16']), 0);
     const m = onnx.ModelProto.decode(readFileSync(path.join(out, 'onnx/model.onnx')));
     assert.ok(m.graph!.initializer!.some((t) => t.dataType === onnx.TensorProto.DataType.FLOAT16));
+    // --primitive-ops: the opset-17 graph without ONNX's fused Attention / RotaryEmbedding.
+    const prim = path.join(tmp, 'cliprim');
+    assert.equal(await main(['export', 'llama2c', '--weights', weights, '--tokenizer', storiesDir, '--out', prim, '--primitive-ops']), 0);
+    const p = onnx.ModelProto.decode(readFileSync(path.join(prim, 'onnx/model.onnx')));
+    assert.equal(Number(p.opsetImport![0]!.version), 17);
+    assert.ok(!p.graph!.node!.some((n) => n.opType === 'Attention'));
+    assert.equal(Number(m.opsetImport![0]!.version), 23);
     assert.equal(await main(['export', 'llama2c', '--weights', weights, '--tokenizer', storiesDir, '--out', out, '--weights-dtype', 'int3']), 1);
     assert.match(errs.join('\n'), /--weights-dtype takes fp32 or fp16/);
   } finally {
