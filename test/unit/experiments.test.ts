@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { makeTinyLlama } from '../helpers/fixtures';
+import { makeTinyLlama, makeTinyGpt2 } from '../helpers/fixtures';
 import { repoRoot, skipNoShared, tempDir } from '../helpers/shared';
 import { spawnSync } from 'node:child_process';
 import { runExperiment, EXPERIMENTS, experimentCommand } from '../../src/experiments/index';
@@ -262,8 +262,17 @@ test('dola: perplexity per layer, final and DoLa; TruthfulQA final vs DoLa', asy
   assert.deepEqual(s.map((r) => r.method).sort(), ['dola', 'dola', 'final', 'final']);
 });
 
-test('dola: a model without early exits is refused with a way out', async () => {
-  await assert.rejects(runExperiment('dola', { out: join(root, 'dola-x'), model: other, data: tqa, ...quiet }), /early-exit/);
+test('dola: a plain Llama export runs on derived early exits; a model without any is refused with a way out', async () => {
+  // `other` was exported without early exits: the engine derives them (src/core/onnx/early-exit.ts).
+  const out = join(root, 'dola-derived');
+  await runExperiment('dola', { out, model: other, data: tqa, ...quiet });
+  const p = csv(out, 'perplexity.csv');
+  assert.deepEqual(p.map((r) => r.method), ['final', 'dola', 'layer 1', 'layer 2', 'DoLa α=0.1: tokens masked']);
+  const meta = json<{ models: { earlyExit: number[] }[] }>(out, 'meta.json');
+  assert.deepEqual(meta.models[0].earlyExit, [1, 2]);
+  // A GPT-2 graph has neither exported nor derivable exits.
+  const gpt = makeTinyGpt2(join(root, 'gpt2-plain'), { seed: 14 }).dir;
+  await assert.rejects(runExperiment('dola', { out: join(root, 'dola-x'), model: gpt, data: tqa, ...quiet }), /early-exit/);
 });
 
 test('head-poe: trained-pair section (quick: random stand-ins through --head-combine exports) and the stories260K zero-shot section', { skip: skipNoShared }, async () => {
