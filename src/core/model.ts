@@ -12,7 +12,7 @@ import { LensTokenizer } from './tokenizer';
 import { halfToFloat } from './half';
 import { ScoringHead, type HeadStats } from './scoring-head';
 import { countParameters } from './onnx/inspect';
-import { deriveEarlyExits } from './onnx/early-exit';
+import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -393,16 +393,6 @@ export class CausalLM {
     if (this.derived) await this.derived.then((d) => d.session.release(), () => undefined);
   }
 
-  /** Layers whose early exits a derived graph would give (no session is made), [] when not derivable. */
-  private derivableEarlyExits(): number[] {
-    try {
-      return deriveEarlyExits(readFileSync(this.onnxPath), this.config.numLayers).layers;
-    } catch (e) {
-      if (e instanceof LensError) return [];
-      throw e;
-    }
-  }
-
   /** What `lens info` prints. The parameter count is read off the ONNX file's initializers. */
   describe(opts: { parameters?: boolean } = {}): Record<string, unknown> {
     return {
@@ -426,7 +416,7 @@ export class CausalLM {
       threads: this.threads,
       decodeThreads: this.decodeThreads,
       earlyExitLayers: this.io.earlyExit,
-      ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: this.derivableEarlyExits() } : {}),
+      ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: derivableLayers(readFileSync(this.onnxPath), this.config.numLayers) } : {}),
       headCombine: this.config.headCombine ?? 'standard',
       inputs: this.io.inputs,
       outputs: this.io.outputs,

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CausalLM, findOnnx } from '../core/model';
-import { deriveEarlyExits } from '../core/onnx/early-exit';
+import { derivableLayers } from '../core/onnx/early-exit';
 import { LensError } from '../core/errors';
 import { embeddedModelsDir, resolveModelSpec } from '../core/hub';
 import { exportLlama2c, readLlama2c, LLAMA2C_NORM_EPS } from '../core/export/llama2c';
@@ -80,14 +80,7 @@ function layerCount(dir: string): number {
 /** Whether a folder's model gives early-exit logits: exported with them, or derivable (src/core/onnx/early-exit.ts). */
 function hasEarlyExit(dir: string): boolean {
   const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  if (JSON.stringify(c).includes('early_exit')) return true;
-  try {
-    deriveEarlyExits(readFileSync(findOnnx(dir)), layerCount(dir));
-    return true;
-  } catch (e) {
-    if (e instanceof LensError) return false;
-    throw e;
-  }
+  return JSON.stringify(c).includes('early_exit') || derivableLayers(readFileSync(findOnnx(dir)), layerCount(dir)).length > 0;
 }
 
 /** Exports into `dir` via a temp folder renamed into place (safe against concurrent runs). */

@@ -87,14 +87,30 @@ export function residualStream(graph: onnxProto.onnx.IGraphProto, numLayers: num
   return { after, head };
 }
 
-/** Derives a graph with logits_layer_k for k = 1..L−1 from a plain Llama decoder graph written by `lens export`. */
-export function deriveEarlyExits(modelBytes: Uint8Array, numLayers: number): DerivedEarlyExits {
+/** Decodes the model and finds its residual stream and head; a LensError when the layout is not ours. */
+function parseDecoder(modelBytes: Uint8Array, numLayers: number) {
   const model = onnxProto.onnx.ModelProto.decode(modelBytes);
   const graph = model.graph;
   if (!graph) throw notDerivable('the file has no graph');
   const kind = (model.metadataProps ?? []).find((p) => p.key === 'lens.model_type')?.value;
   if (kind !== 'llama') throw notDerivable('it was not written by `lens export` for a Llama model');
-  const { after, head } = residualStream(graph, numLayers);
+  return { model, graph, ...residualStream(graph, numLayers) };
+}
+
+/** The layers deriveEarlyExits would give (1..L−1), [] when the graph is not derivable; builds nothing. */
+export function derivableLayers(modelBytes: Uint8Array, numLayers: number): number[] {
+  try {
+    parseDecoder(modelBytes, numLayers);
+  } catch (e) {
+    if (e instanceof LensError) return [];
+    throw e;
+  }
+  return Array.from({ length: numLayers - 1 }, (_, i) => i + 1);
+}
+
+/** Derives a graph with logits_layer_k for k = 1..L−1 from a plain Llama decoder graph written by `lens export`. */
+export function deriveEarlyExits(modelBytes: Uint8Array, numLayers: number): DerivedEarlyExits {
+  const { model, graph, after, head } = parseDecoder(modelBytes, numLayers);
   const last = after[numLayers - 1];
   const logitsInfo = (graph.output ?? []).find((o) => o.name === 'logits');
   if (!logitsInfo) throw notDerivable('no logits output');
