@@ -12,6 +12,7 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, attr } from '../onnx/graph';
 import { NATIVE_ROW_MIN_VOCAB, lseFromLogSoftmax } from '../scoring-head';
+import { logSumExp } from '../math';
 
 /**
  * The head's graph. `unitTemps`: every 1/T_i is 1, so in 'logprobs' mode the one LogSoftmax of the
@@ -48,11 +49,7 @@ export function poeHeadJs(rows: Float32Array, E: number, V: number, temps: reado
   for (let e = 0; e < E; e++) {
     const off = e * V;
     const inv = 1 / temps[e];
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) if (rows[off + v] > m) m = rows[off + v];
-    let s = 0;
-    for (let v = 0; v < V; v++) s += Math.exp(rows[off + v] - m);
-    const rawLse = m + Math.log(s);
+    const rawLse = logSumExp(rows, off, V);
     lse[e] = rawLse;
     const w = weights[e];
     if (w === 0) continue;
@@ -61,6 +58,8 @@ export function poeHeadJs(rows: Float32Array, E: number, V: number, temps: reado
     if (mode === 'logprobs') {
       if (inv === 1) c = rawLse;
       else {
+        let m = -Infinity;
+        for (let v = 0; v < V; v++) if (rows[off + v] > m) m = rows[off + v];
         let st = 0;
         for (let v = 0; v < V; v++) st += Math.exp((rows[off + v] - m) * inv);
         c = m * inv + Math.log(st);
@@ -68,11 +67,7 @@ export function poeHeadJs(rows: Float32Array, E: number, V: number, temps: reado
     }
     for (let v = 0; v < V; v++) acc[v] += w * (rows[off + v] * inv - c);
   }
-  let m = -Infinity;
-  for (let v = 0; v < V; v++) if (acc[v] > m) m = acc[v];
-  let s = 0;
-  for (let v = 0; v < V; v++) s += Math.exp(acc[v] - m);
-  const z = m + Math.log(s);
+  const z = logSumExp(acc);
   const combined = new Float32Array(V);
   for (let v = 0; v < V; v++) combined[v] = acc[v] - z;
   return { combined, lse };
