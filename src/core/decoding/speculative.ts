@@ -15,7 +15,7 @@ import { TopKSampler } from '../sampling/top-k';
 import { TopPSampler } from '../sampling/top-p';
 import { MinPSampler } from '../sampling/min-p';
 import { sameVocabulary } from './experts';
-import { promptIds, TextStream, type StopReason } from '../generate';
+import { argmax, promptIds, TextStream, type StopReason } from '../generate';
 
 export interface SpeculativeOptions {
   /** Draft tokens per round (default 4). */
@@ -53,13 +53,6 @@ export interface SpeculativeEvent {
   text: string;
   /** Whether the draft proposed this token (false: drawn from the target's residual or bonus row). */
   drafted: boolean;
-}
-
-/** Greedy choice: the first index of the largest entry (ties → lowest id), as the one-hot distributions had it. */
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
 }
 
 /** Probabilities [vocab] of the processed distribution (the chain's processors, no selection); `row` is not modified. */
