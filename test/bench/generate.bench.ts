@@ -8,11 +8,15 @@
 //
 // Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--reps R] [--threads T]
 //          [--only gen,long,graph,threads,spec] [--draft DIR --target DIR]
+//          [--device cpu|webgpu|cuda] [--no-tfjs] [--no-seed] [--llama DIM,LAYERS,HEADS,KV_HEADS,FFN]
+// --device runs our engine on that execution provider (transformers.js is then left out: it is
+// compared on the CPU only); --no-seed leaves out the seed's loop (a full recompute per token, too
+// slow for large models on a CPU); --llama sets the shape of the `long` section's random Llama.
 // Run it with background training paused: tools/train/paused.sh npm run bench:generate
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CausalLM } from '../../src/core/model';
+import { CausalLM, estimateParameters, type Provider } from '../../src/core/model';
 import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
 import { expertPromptIds } from '../../src/core/decoding/experts';
@@ -30,8 +34,15 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     threads: { type: 'string' },
     only: { type: 'string' },
+    device: { type: 'string' },
+    'no-tfjs': { type: 'boolean' },
+    'no-seed': { type: 'boolean' },
+    llama: { type: 'string' },
   },
 });
+const DEVICE = (args.device ?? 'cpu') as Provider;
+if (!['cpu', 'webgpu', 'cuda'].includes(DEVICE)) throw new Error(`--device must be cpu, webgpu or cuda, got ${DEVICE}`);
+const TFJS = !args['no-tfjs'] && DEVICE === 'cpu';
 const N_ASKED = Number(args.tokens ?? 256);
 const THREADS = Number(args.threads ?? 2);
 const REPS = Number(args.reps ?? 3);
@@ -44,7 +55,14 @@ const contexts = ['Lily had a cat.', 'Tom went to the park.', 'The sun was hot.'
 /** Our sessions' ONNX Runtime settings with `threads` intra-op threads (transformers.js has one session for every step). */
 const ortSettings = (threads: number) => ({ intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
 
-console.log(`# bench:generate — our engine: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session); best of ${REPS}; ms per generated token (prefill included)\n`);
+console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session on the CPU); best of ${REPS}; ms per generated token (prefill included)\n`);
+
+/** Loads a model on --device and says where it runs (a provider that cannot load falls back to the CPU, with a note). */
+async function load(dir: string, opts: { decodeThreads?: number } = {}): Promise<CausalLM> {
+  const lm = await CausalLM.load(dir, { threads: THREADS, provider: DEVICE, ...opts });
+  if (lm.provider !== DEVICE) console.log(`NOTE: ${lm.providerNote}`);
+  return lm;
+}
 
 /** ms per token of `f` (which returns the number of tokens it generated). */
 async function time(f: () => Promise<number>): Promise<number> {
@@ -99,34 +117,35 @@ async function transformersGenerator(dir: string, prompt: string, sessionOptions
 }
 
 async function benchModel(name: string, dir: string, nAsked: number) {
-  const lm = await CausalLM.load(dir, { threads: THREADS });
+  const lm = await load(dir);
   const N = Math.min(nAsked, lm.maxPositions - 16); // room for the longest prompt
   const prompt = contexts[0]!;
   await generateAll(lm, prompt, { maxTokens: 8 }); // warm up
-  const tfDefault = await transformersGenerator(dir, prompt, null);
-  const tfMatched = await transformersGenerator(dir, prompt, ortSettings(THREADS));
-  const tfDecode = lm.decodeThreads !== THREADS ? await transformersGenerator(dir, prompt, ortSettings(lm.decodeThreads)) : null;
+  const tfDefault = TFJS ? await transformersGenerator(dir, prompt, null) : null;
+  const tfMatched = TFJS ? await transformersGenerator(dir, prompt, ortSettings(THREADS)) : null;
+  const tfDecode = TFJS && lm.decodeThreads !== THREADS ? await transformersGenerator(dir, prompt, ortSettings(lm.decodeThreads)) : null;
   const t = await interleaved(REPS, {
     single: async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length,
     poe2: async () => (await generatePoeAll(contexts.slice(0, 2).map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
     poe4: async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
-    tfDefault: () => tfDefault.gen(N),
-    tfMatched: () => tfMatched.gen(N),
+    ...(tfDefault ? { tfDefault: () => tfDefault.gen(N) } : {}),
+    ...(tfMatched ? { tfMatched: () => tfMatched.gen(N) } : {}),
     ...(tfDecode ? { tfDecode: () => tfDecode.gen(N) } : {}),
   });
   // Slow (a full recompute per step, on the main session's threads): best of at most 2.
   let seed2 = Infinity;
-  for (let r = 0; r < Math.min(REPS, 2); r++) seed2 = Math.min(seed2, await time(() => seedLoop(lm, contexts.slice(0, 2), N)));
-  await tfDefault.dispose();
-  await tfMatched.dispose();
+  for (let r = 0; r < (args['no-seed'] ? 0 : Math.min(REPS, 2)); r++) seed2 = Math.min(seed2, await time(() => seedLoop(lm, contexts.slice(0, 2), N)));
+  await tfDefault?.dispose();
+  await tfMatched?.dispose();
   await tfDecode?.dispose();
-  console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions})`);
+  console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions}), on ${lm.provider}`);
   console.log(`single expert                     ${t.single!.toFixed(3)}`);
   console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${(t.poe2! / t.single!).toFixed(2)}× single (goal ≤ 1.15)`);
   console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${(t.poe4! / t.single!).toFixed(2)}× single (goal ≤ 1.5)`);
-  console.log(`seed's loop, 2 experts            ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / t.poe2!).toFixed(1)}× faster (goal ≥ 20 at 256 new tokens)`);
-  console.log(`transformers.js, its defaults     ${t.tfDefault!.toFixed(3)}   ours single is ${(t.tfDefault! / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
-  console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched!.toFixed(3)}   ours single is ${(t.tfMatched! / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
+  if (seed2 < Infinity) console.log(`seed's loop, 2 experts            ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / t.poe2!).toFixed(1)}× faster (goal ≥ 20 at 256 new tokens)`);
+  if (t.tfDefault) console.log(`transformers.js, its defaults     ${t.tfDefault.toFixed(3)}   ours single is ${(t.tfDefault / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
+  if (t.tfMatched) console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched.toFixed(3)}   ours single is ${(t.tfMatched / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
+  if (!TFJS) console.log('transformers.js: left out (--no-tfjs, or --device other than cpu)');
   if (t.tfDecode) console.log(`transformers.js, ${lm.decodeThreads} thread           ${t.tfDecode.toFixed(3)}   ours single is ${(t.tfDecode / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our decode session's settings]`);
   console.log('');
   await lm.dispose();
@@ -138,8 +157,8 @@ async function benchGraph(name: string, weights: string, tokenizerDir: string, w
   const dirs = { fused: join(root, 'fused'), primitive: join(root, 'primitive') };
   exportLlama2c({ weights, tokenizerDir, outDir: dirs.fused, weightsDtype });
   exportLlama2c({ weights, tokenizerDir, outDir: dirs.primitive, weightsDtype, fused: false });
-  const fused = await CausalLM.load(dirs.fused, { threads: THREADS });
-  const primitive = await CausalLM.load(dirs.primitive, { threads: THREADS });
+  const fused = await load(dirs.fused);
+  const primitive = await load(dirs.primitive);
   const N = Math.min(N_ASKED, fused.maxPositions - 16);
   const prompt = contexts[0]!;
   const one = (lm: CausalLM) => async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length;
@@ -156,8 +175,8 @@ async function benchGraph(name: string, weights: string, tokenizerDir: string, w
 
 /** Decode steps on the single-threaded decode session (the default for small models) vs on the main session. */
 async function benchDecodeThreads(name: string, dir: string) {
-  const split = await CausalLM.load(dir, { threads: THREADS });
-  const one = await CausalLM.load(dir, { threads: THREADS, decodeThreads: THREADS });
+  const split = await load(dir);
+  const one = await load(dir, { decodeThreads: THREADS });
   const N = Math.min(N_ASKED, split.maxPositions - 16);
   const prompt = contexts[0]!;
   const runs: Record<string, () => Promise<number>> = {};
@@ -175,8 +194,8 @@ async function benchDecodeThreads(name: string, dir: string) {
 }
 
 async function benchSpeculative(draftDir: string, targetDir: string) {
-  const d = await CausalLM.load(draftDir, { threads: THREADS });
-  const t = await CausalLM.load(targetDir, { threads: THREADS });
+  const d = await load(draftDir);
+  const t = await load(targetDir);
   const N = Math.min(N_ASKED, t.maxPositions - 16, d.maxPositions - 16);
   const prompts = ['Once upon a time', 'It was', 'The man said that', 'Mr. Darcy'];
   const ks = [1, 2, 3, 4, 6];
@@ -216,8 +235,12 @@ if (sections.has('gen')) {
 if (sections.has('long') && hasShared && existsSync(join(sharedDir, 'tokenizers/llama2/tokenizer.json'))) {
   // A context of 1024 lets the prompt + 256 new tokens fit (english-base's context of 256 does not).
   const dir = join(tempDir('lens-bench-'), 'llama-32k');
-  makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
-  await benchModel('random Llama (V=32000, dim 256, 4 layers, 11M params, context 1024)', dir, N_ASKED);
+  const [dim, numLayers, numHeads, numKvHeads, hiddenDim] = (args.llama ?? '256,4,8,4,688').split(',').map(Number);
+  makeTinyLlama(dir, { seed: 1, vocabSize: 32000, dim, hiddenDim, numLayers, numHeads, numKvHeads, maxSeqLen: 1024, tokenizerDir: join(sharedDir, 'tokenizers/llama2') });
+  const lm = await CausalLM.load(dir);
+  const params = estimateParameters(lm.config);
+  await lm.dispose();
+  await benchModel(`random Llama (V=32000, dim ${dim}, ${numLayers} layers, ~${(params / 1e6).toFixed(0)}M params, context 1024)`, dir, N_ASKED);
 }
 if (sections.has('graph')) {
   // The zoo's own weights when this checkout has the training runs, else stories260K from ../shared.
