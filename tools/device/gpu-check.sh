@@ -20,9 +20,15 @@ done
 { nvidia-smi -L; node --version; nproc; echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-none}"; ldconfig -p | grep -i vulkan; } 2>&1 | tee "$OUT/env.log"
 B="node $RUN/bench/generate.bench.mjs --no-tfjs --reps 2"
 step provider-webgpu 60 node "$RUN/bench/provider.check.mjs" --device webgpu
-step gen-webgpu 100 $B --only gen --model models/english-base --device webgpu
-step long-webgpu 100 $B --only long --device webgpu
-step big-webgpu 120 $B --only long --device webgpu --tokens 128 --llama 1024,8,16,4,2816
-step gen-cpu 70 $B --only gen --model models/english-base
-step big-cpu 70 $B --only long --tokens 64 --no-seed --llama 1024,8,16,4,2816
+if grep -q "asked for webgpu: got webgpu" "$OUT/provider-webgpu.log"; then
+  step gen-webgpu 100 $B --only gen --model models/english-base --device webgpu
+  step long-webgpu 100 $B --only long --device webgpu
+  step big-webgpu 120 $B --only long --device webgpu --tokens 128 --llama 1024,8,16,4,2816
+else
+  echo "WebGPU did not load: its benches are skipped"
+fi
+if [ -z "${LENS_GPU_ONLY:-}" ]; then
+  step gen-cpu 70 $B --only gen --model models/english-base
+  step big-cpu 120 $B --only long --tokens 128 --llama 1024,8,16,4,2816
+fi
 echo "done $(date +%T)"

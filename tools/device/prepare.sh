@@ -24,7 +24,7 @@ for s in generate.bench provider.check; do
 done
 cp -r ../shared/tokenizers/llama2 .gpu/stage/shared/tokenizers/
 echo "stand-in for ../shared on the device machine (tokenizers/llama2 only)" > .gpu/stage/shared/SOURCES.md
-(cd .gpu/stage/debs && apt-get download libvulkan1 >/dev/null 2>&1) || echo "warning: could not download libvulkan1"
+(cd .gpu/stage/debs && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 >/dev/null 2>&1) || echo "warning: could not download the Vulkan / GL loaders"
 tar cf - -C .gpu/stage . | xz -T2 -9 > .gpu/payload.tar.xz
 rm -rf .gpu/stage
 ls -la .gpu/payload.tar.xz
