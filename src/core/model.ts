@@ -13,6 +13,7 @@ import { halfToFloat } from './half';
 import { ScoringHead, type HeadStats } from './scoring-head';
 import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
+import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -36,6 +37,8 @@ export interface LoadOptions {
   onnxFile?: string;
 }
 
+/** Graphs up to this size get num_logits_to_keep at load (the file is read and re-encoded once). */
+const DERIVE_MAX_BYTES = 1 << 30;
 /** Steps with at most this many new tokens (batch × sequence) run on the decode session. */
 export const DECODE_STEP_MAX_TOKENS = 8;
 /** Models up to about this many parameters get a single-threaded decode session by default. */
@@ -67,6 +70,12 @@ export interface GraphIO {
   logitsType: 'float32' | 'float16';
   /** Early-exit outputs `logits_layer_{k}` present in the graph, by layer k. */
   earlyExit: number[];
+  /**
+   * The session's graph takes `num_logits_to_keep` (derived at load for graphs `lens export` wrote,
+   * src/core/onnx/logits-to-keep.ts), so a step that needs only the last position's logits computes
+   * the LM head there alone.
+   */
+  logitsToKeep: boolean;
   inputs: { name: string; type: string; shape: (number | string)[] }[];
   outputs: { name: string; type: string; shape: (number | string)[] }[];
 }
@@ -85,6 +94,7 @@ export interface KvState {
 
 export interface ForwardResult {
   batch: number;
+  /** Positions that have logits: the new tokens' count, or `keepLast`. */
   seq: number;
   vocab: number;
   /** Raw logits, [batch, seq, vocab] row-major (float32 even when the graph gives float16). */
@@ -101,6 +111,13 @@ export interface ForwardOptions {
   newMask?: Uint8Array[];
   /** Early-exit layers to fetch (must exist in the graph). */
   earlyExit?: number[];
+  /**
+   * Logits (and early-exit logits) for each row's last `keepLast` positions only: [batch, keepLast,
+   * vocab] (default: every new position). Generation needs 1, speculative verification k + 1. On graphs
+   * with `num_logits_to_keep` the LM head then runs on those positions alone (a prefill of S tokens
+   * saves S − 1 rows of the head), elsewhere they are copied out of the full logits.
+   */
+  keepLast?: number;
 }
 
 /** The ONNX file of a model folder: `onnxFile` (relative to it) when given, else the first of the usual places. */
@@ -125,6 +142,11 @@ function sessionOptions(threads: number, provider: Provider): ort.InferenceSessi
     graphOptimizationLevel: 'all',
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+}
+
+/** A session from a file path or from graph bytes. */
+function createSession(src: string | Uint8Array, opts: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof src === 'string' ? ort.InferenceSession.create(src, opts) : ort.InferenceSession.create(src, opts);
 }
 
 function meta(m: readonly ort.InferenceSession.ValueMetadata[]): GraphIO['inputs'] {
@@ -156,6 +178,8 @@ export class CausalLM {
     /** Set when the requested provider could not be used. */
     readonly providerNote: string | null,
     private session: ort.InferenceSession,
+    /** What the sessions were made from: the file, or the graph derived from it with num_logits_to_keep. */
+    private readonly graphSource: string | Uint8Array,
     private readonly threads: number,
     /** Intra-op threads of small steps (LoadOptions.decodeThreads); equal to `threads` when one session runs everything. */
     readonly decodeThreads: number = threads,
@@ -166,7 +190,7 @@ export class CausalLM {
   /** The session a step of `tokens` new tokens (batch × sequence) runs on. */
   private async sessionFor(tokens: number): Promise<ort.InferenceSession> {
     if (this.decodeThreads === this.threads || tokens > DECODE_STEP_MAX_TOKENS) return this.session;
-    this.decodeSession ??= ort.InferenceSession.create(this.onnxPath, sessionOptions(this.decodeThreads, this.provider));
+    this.decodeSession ??= createSession(this.graphSource, sessionOptions(this.decodeThreads, this.provider));
     return this.decodeSession;
   }
 
@@ -221,19 +245,22 @@ export class CausalLM {
     const config = readModelConfig(dir);
     const tokenizer = await LensTokenizer.load(dir);
     const onnxPath = findOnnx(dir, opts.onnxFile);
+    // Graphs `lens export` wrote get the num_logits_to_keep input (null: any other graph, used as it is).
+    const derived = config.modelType === 'llama' && statSync(onnxPath).size < DERIVE_MAX_BYTES ? deriveLogitsToKeep(readFileSync(onnxPath), config.numLayers) : null;
+    const graphSource: string | Uint8Array = derived ?? onnxPath;
     const threads = opts.threads ?? 2;
     const wanted = opts.provider ?? 'cpu';
     let provider: Provider = wanted;
     let providerNote: string | null = null;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(onnxPath, sessionOptions(threads, wanted));
+      session = await createSession(graphSource, sessionOptions(threads, wanted));
     } catch (e) {
       if (wanted === 'cpu') throw badModel(onnxPath, e);
       providerNote = `The ${wanted} execution provider could not be used (${firstLine(e)}); running on CPU instead.`;
       provider = 'cpu';
       try {
-        session = await ort.InferenceSession.create(onnxPath, sessionOptions(threads, 'cpu'));
+        session = await createSession(graphSource, sessionOptions(threads, 'cpu'));
       } catch (e2) {
         throw badModel(onnxPath, e2);
       }
@@ -250,7 +277,7 @@ export class CausalLM {
       const small = provider === 'cpu' && estimateParameters(config) <= DECODE_SESSION_MAX_PARAMS;
       const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
       if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
-      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, threads, decodeThreads);
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -349,6 +376,7 @@ export class CausalLM {
     }
     const early = opts.earlyExit ?? [];
     let session = early.length ? this.session : await this.sessionFor(batch * seq);
+    let keepInput = this.io.logitsToKeep;
     if (early.some((k) => !this.io.earlyExit.includes(k))) {
       const native = this.io.earlyExit;
       const derived = native.length ? null : await this.derivedSession();
@@ -358,8 +386,14 @@ export class CausalLM {
           throw new LensError('bad-argument', `This model has no early-exit logits for layer ${k} (it has: ${have.join(', ') || 'none'}); re-export with --early-exit.`);
         }
       }
-      if (derived) session = derived.session;
+      if (derived) {
+        session = derived.session;
+        keepInput = false;
+      }
     }
+    const keep = opts.keepLast ?? seq;
+    if (!(Number.isInteger(keep) && keep >= 1 && keep <= seq)) throw new LensError('bad-argument', `forward: keepLast must be an integer in 1..${seq}, got ${keep}`);
+    if (keepInput) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]); // [1]
     const fetches = ['logits'];
     for (let i = 0; i < this.io.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
     for (const k of early) fetches.push(`logits_layer_${k}`);
@@ -369,18 +403,23 @@ export class CausalLM {
     this.runStats.runs++;
     this.runStats.runMs += performance.now() - t0;
     const logitsT = out.logits;
-    if (logitsT.dims.length !== 3 || logitsT.dims[0] !== batch || logitsT.dims[1] !== seq) {
-      throw new LensError('bad-model', `logits has shape [${logitsT.dims.join(', ')}], expected [${batch}, ${seq}, vocab]`);
+    const given = keepInput ? keep : seq; // positions the graph gave logits for
+    if (logitsT.dims.length !== 3 || logitsT.dims[0] !== batch || logitsT.dims[1] !== given) {
+      throw new LensError('bad-model', `logits has shape [${logitsT.dims.join(', ')}], expected [${batch}, ${given}, vocab]`);
     }
+    const V = logitsT.dims[2];
     const tensors: ort.Tensor[] = [];
     for (let i = 0; i < this.io.numLayers; i++) tensors.push(out[`present.${i}.key`], out[`present.${i}.value`]);
     const earlyMap = new Map<number, Float32Array>();
-    for (const k of early) earlyMap.set(k, toFloat32(out[`logits_layer_${k}`]));
+    for (const k of early) {
+      const e = toFloat32(out[`logits_layer_${k}`]); // [batch, seq, vocab]: early exits are not sliced by the graph
+      earlyMap.set(k, lastPositions(e, batch, seq, keep, V));
+    }
     return {
       batch,
-      seq,
-      vocab: logitsT.dims[2],
-      logits: toFloat32(logitsT),
+      seq: keep,
+      vocab: V,
+      logits: lastPositions(toFloat32(logitsT), batch, given, keep, V),
       early: earlyMap,
       state: { batch, pastLen: T, tensors, mask },
     };
@@ -440,6 +479,14 @@ export function selectRows(state: KvState, rowsIdx: number[]): KvState {
   return { batch: rowsIdx.length, pastLen: state.pastLen, tensors, mask: rowsIdx.map((r) => state.mask[r].slice()) };
 }
 
+/** Each row's last `keep` positions of a [batch, seq, vocab] block: [batch, keep, vocab] (x itself when keep = seq). */
+function lastPositions(x: Float32Array, batch: number, seq: number, keep: number, vocab: number): Float32Array {
+  if (keep === seq) return x;
+  const out = new Float32Array(batch * keep * vocab);
+  for (let b = 0; b < batch; b++) out.set(x.subarray((b * seq + seq - keep) * vocab, (b * seq + seq) * vocab), b * keep * vocab);
+  return out;
+}
+
 function toFloat32(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
   if (t.type === 'float16') return halfToFloat(t.data as Uint16Array);
@@ -497,6 +544,7 @@ function discover(session: ort.InferenceSession, config: ModelConfig, path: stri
     numLayers,
     logitsType: logits.type === 'float16' ? 'float16' : 'float32',
     earlyExit,
+    logitsToKeep: byName.has(LOGITS_TO_KEEP),
     inputs,
     outputs,
   };

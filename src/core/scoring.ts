@@ -320,9 +320,9 @@ export async function scoreContinuations(
   const k = opts.topK ?? 5;
   throwIfAborted(opts.signal);
   const prefix = plans[0].ids.slice(0, shared);
-  const pre = await lm.forward([prefix]);
+  const pre = await lm.forward([prefix], { keepLast: 1 }); // logits [1, 1, vocab]
   const V = pre.vocab;
-  const lastRow = pre.logits.subarray((shared - 1) * V, shared * V); // [vocab] at the prefix's last position
+  const lastRow = pre.logits.subarray(0, V); // [vocab] at the prefix's last position
   const B = plans.length;
   const tailLen = Math.max(...plans.map((p) => p.ids.length - shared));
   const rows: number[][] = [];

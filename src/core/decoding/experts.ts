@@ -107,7 +107,7 @@ export class ExpertRunner {
     for (const g of this.groups) {
       throwIfAborted(signal);
       const f = feed(g);
-      const r = await g.model.forward(f.rows, { state: g.state, newMask: f.mask, earlyExit: g.layers });
+      const r = await g.model.forward(f.rows, { state: g.state, newMask: f.mask, earlyExit: g.layers, keepLast: 1 }); // logits [rows, 1, vocab]
       this.forwards++;
       g.state = r.state;
       if (!V) {

@@ -134,7 +134,7 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
     const qs: Float64Array[] = [];
     let feed = seq.slice(dLen);
     for (let i = 0; i < kk; i++) {
-      const r = await draft.forward([feed], { state: dState });
+      const r = await draft.forward([feed], { state: dState, keepLast: 1 }); // logits [1, 1, vocab]
       stats.draftForwards++;
       dState = r.state;
       dLen += feed.length;
@@ -151,11 +151,11 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
     }
     // Target: one forward over the unseen accepted tokens + all drafted ones.
     const tFeed = [...seq.slice(tLen), ...drafted];
-    const tr = await target.forward([tFeed], { state: tState });
+    // Logits for the last drafted + 1 positions only: row i is p(· | seq + drafted[0..i)), [1, kk + 1, vocab].
+    const tr = await target.forward([tFeed], { state: tState, keepLast: drafted.length + 1 });
     stats.targetForwards++;
     const V = tr.vocab;
-    const base = tFeed.length - drafted.length - 1; // row index of p_1
-    const row = (i: number) => tr.logits.subarray((base + i) * V, (base + i + 1) * V);
+    const row = (i: number) => tr.logits.subarray(i * V, (i + 1) * V); // p_{i+1}
     let j = 0;
     let next = -1;
     for (; j < drafted.length; j++) {

@@ -88,7 +88,7 @@ export function residualStream(graph: onnxProto.onnx.IGraphProto, numLayers: num
 }
 
 /** Decodes the model and finds its residual stream and head; a LensError when the layout is not ours. */
-function parseDecoder(modelBytes: Uint8Array, numLayers: number) {
+export function parseDecoder(modelBytes: Uint8Array, numLayers: number) {
   const model = onnxProto.onnx.ModelProto.decode(modelBytes);
   const graph = model.graph;
   if (!graph) throw notDerivable('the file has no graph');
