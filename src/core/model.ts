@@ -35,6 +35,11 @@ export interface LoadOptions {
   provider?: Provider;
   /** ONNX file relative to the folder; default: first of ONNX_CANDIDATES present. */
   onnxFile?: string;
+  /**
+   * Give a graph that `lens export` wrote the `num_logits_to_keep` input at load (default true; see
+   * ForwardOptions.keepLast). false runs the file's graph as it is (benchmarks compare the two).
+   */
+  logitsToKeep?: boolean;
 }
 
 /** Graphs up to this size get num_logits_to_keep at load (the file is read and re-encoded once). */
@@ -246,7 +251,7 @@ export class CausalLM {
     const tokenizer = await LensTokenizer.load(dir);
     const onnxPath = findOnnx(dir, opts.onnxFile);
     // Graphs `lens export` wrote get the num_logits_to_keep input (null: any other graph, used as it is).
-    const derived = config.modelType === 'llama' && statSync(onnxPath).size < DERIVE_MAX_BYTES ? deriveLogitsToKeep(readFileSync(onnxPath), config.numLayers) : null;
+    const derived = opts.logitsToKeep !== false && config.modelType === 'llama' && statSync(onnxPath).size < DERIVE_MAX_BYTES ? deriveLogitsToKeep(readFileSync(onnxPath), config.numLayers) : null;
     const graphSource: string | Uint8Array = derived ?? onnxPath;
     const threads = opts.threads ?? 2;
     const wanted = opts.provider ?? 'cpu';

@@ -58,7 +58,7 @@ const ortSettings = (threads: number) => ({ intraOpNumThreads: threads, interOpN
 console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session on the CPU); best of ${REPS}; ms per generated token (prefill included)\n`);
 
 /** Loads a model on --device and says where it runs (a provider that cannot load falls back to the CPU, with a note). */
-async function load(dir: string, opts: { decodeThreads?: number } = {}): Promise<CausalLM> {
+async function load(dir: string, opts: { decodeThreads?: number; logitsToKeep?: boolean } = {}): Promise<CausalLM> {
   const lm = await CausalLM.load(dir, { threads: THREADS, provider: DEVICE, ...opts });
   if (lm.provider !== DEVICE) console.log(`NOTE: ${lm.providerNote}`);
   return lm;
@@ -76,6 +76,14 @@ async function interleaved(reps: number, runs: Record<string, () => Promise<numb
   const best: Record<string, number> = Object.fromEntries(Object.keys(runs).map((k) => [k, Infinity]));
   for (let r = 0; r < reps; r++) for (const [k, f] of Object.entries(runs)) best[k] = Math.min(best[k]!, await time(f));
   return best;
+}
+
+/** A prompt of at least `tokens` tokens: one sentence repeated. */
+function longPrompt(lm: CausalLM, tokens: number): string {
+  const sentence = 'The little girl walked to the park with her dog, and they played in the sun until it was time to go home. ';
+  let p = '';
+  while (lm.tokenizer.encode(p).length < tokens) p += sentence;
+  return p;
 }
 
 /** The seed's loop: recompute every expert's whole sequence each step; sum tempered logits; argmax. */
@@ -147,6 +155,25 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   if (t.tfMatched) console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched.toFixed(3)}   ours single is ${(t.tfMatched / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
   if (!TFJS) console.log('transformers.js: left out (--no-tfjs, or --device other than cpu)');
   if (t.tfDecode) console.log(`transformers.js, ${lm.decodeThreads} thread           ${t.tfDecode.toFixed(3)}   ours single is ${(t.tfDecode / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our decode session's settings]`);
+  // A long prompt (a context to continue, as in the editor): prefill dominates. Ours computes the LM head
+  // on the last position only (num_logits_to_keep); transformers.js, and ours without it, on every one.
+  const full = await load(dir, { logitsToKeep: false });
+  const P = lm.maxPositions - 48;
+  const long = longPrompt(lm, P);
+  const L = 32;
+  const tfLong = TFJS ? await transformersGenerator(dir, long, ortSettings(THREADS)) : null;
+  const tl = await interleaved(REPS, {
+    ours: async () => (await generateAll(lm, long, { maxTokens: L, stopAtEos: false })).ids.length,
+    full: async () => (await generateAll(full, long, { maxTokens: L, stopAtEos: false })).ids.length,
+    ...(tfLong ? { tf: () => tfLong.gen(L) } : {}),
+  });
+  await tfLong?.dispose();
+  await full.dispose();
+  const promptTokens = lm.tokenizer.encode(long).length + 1;
+  console.log(`long prompt (${promptTokens} tokens) + ${L} new, ms per new token:`);
+  console.log(`  ours                            ${tl.ours!.toFixed(3)}`);
+  console.log(`  ours, logits at every position  ${tl.full!.toFixed(3)}   keeping the last position only is ${(tl.full! / tl.ours!).toFixed(2)}× faster`);
+  if (tl.tf) console.log(`  transformers.js, ${THREADS} threads, no spin ${tl.tf.toFixed(3)}   ours is ${(tl.tf / tl.ours!).toFixed(2)}× faster (goal ≥ 1.3)`);
   console.log('');
   await lm.dispose();
 }

@@ -13,7 +13,6 @@
 // Same weights, same numbers at the kept positions (the head is per position). The residual stream
 // and the head are found as for the derived early exits (src/core/onnx/early-exit.ts).
 import onnxProto from 'onnx-proto';
-import { LensError } from '../errors';
 import { parseDecoder } from './early-exit';
 
 const { onnx } = onnxProto;
@@ -31,9 +30,10 @@ export function deriveLogitsToKeep(modelBytes: Uint8Array, numLayers: number): U
   let parsed: ReturnType<typeof parseDecoder>;
   try {
     parsed = parseDecoder(modelBytes, numLayers);
-  } catch (e) {
-    if (e instanceof LensError) return null;
-    throw e;
+  } catch {
+    // Not our layout (a LensError), or bytes protobuf cannot read (a corrupt file): leave the file to
+    // ONNX Runtime, whose load error names the problem.
+    return null;
   }
   const { model, graph, after, head } = parsed;
   const inputs = graph.input ?? [];
