@@ -78,11 +78,12 @@ async function interleaved(reps: number, runs: Record<string, () => Promise<numb
   return best;
 }
 
-/** A prompt of at least `tokens` tokens: one sentence repeated. */
+/** A prompt of about `tokens` tokens (at most that many): one sentence repeated, cut at a word. */
 function longPrompt(lm: CausalLM, tokens: number): string {
   const sentence = 'The little girl walked to the park with her dog, and they played in the sun until it was time to go home. ';
   let p = '';
   while (lm.tokenizer.encode(p).length < tokens) p += sentence;
+  while (lm.tokenizer.encode(p).length > tokens) p = p.slice(0, p.lastIndexOf(' '));
   return p;
 }
 
@@ -158,7 +159,7 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   // A long prompt (a context to continue, as in the editor): prefill dominates. Ours computes the LM head
   // on the last position only (num_logits_to_keep); transformers.js, and ours without it, on every one.
   const full = await load(dir, { logitsToKeep: false });
-  const P = lm.maxPositions - 48;
+  const P = lm.maxPositions - 64; // room for BOS and the new tokens
   const long = longPrompt(lm, P);
   const L = 32;
   const tfLong = TFJS ? await transformersGenerator(dir, long, ortSettings(THREADS)) : null;
