@@ -129,7 +129,7 @@ export async function* generate(lm: CausalLM, prompt: string, opts: GenerateOpti
       stopReason = 'context-full';
       break;
     }
-    const r = await lm.forward([feed], { state, keepLast: 1 }); // logits [1, 1, vocab]: the next token's
+    const r = await lm.forward([feed], { state, keepLast: 1, ragged: true }); // logits [1, 1, vocab]: the next token's
     state = r.state;
     const V = r.vocab;
     const row = r.logits.subarray((r.seq - 1) * V, r.seq * V); // [vocab] at the last position (this step's own buffer)

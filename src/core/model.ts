@@ -14,6 +14,7 @@ import { ScoringHead, type HeadStats } from './scoring-head';
 import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
+import { deriveInPlaceCache, newKeyValueName, SEQLENS_K, TOTAL_SEQUENCE_LENGTH } from './onnx/in-place-cache';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -40,6 +41,11 @@ export interface LoadOptions {
    * ForwardOptions.keepLast). false runs the file's graph as it is (benchmarks compare the two).
    */
   logitsToKeep?: boolean;
+  /**
+   * Let decoding loops use the ragged in-place KV cache where the model has one (default true; CPU
+   * only; see ForwardOptions.ragged). false keeps every step on the padded cache.
+   */
+  raggedCache?: boolean;
 }
 
 /** Graphs up to this size get num_logits_to_keep at load (the file is read and re-encoded once). */
@@ -86,15 +92,56 @@ export interface GraphIO {
 }
 
 /**
- * The KV cache of a batch of rows plus each row's attention mask over the cached positions.
- * tensors[2*i] / tensors[2*i+1]: layer i key / value, each [batch, kvHeads, pastLen, headDim].
+ * The KV cache of a batch of rows. Two kinds:
+ * - padded (the graph's own cache): every row has pastLen positions, shorter rows left-padded;
+ *   tensors[2*i] / tensors[2*i+1]: layer i key / value, each [batch, kvHeads, pastLen, headDim], and
+ *   mask[b][p] = 1 for a real token at cached position p, 0 for padding. A value: forwarding on it
+ *   makes a new state and leaves it as it was.
+ * - ragged (`ragged` set; tensors and mask empty): each row has its own length and no padding, in
+ *   buffers the engine appends to in place (src/core/onnx/in-place-cache.ts). pastLen is the longest
+ *   row. Forwarding on it (or truncating it) supersedes it: only the newest state of a store can be
+ *   used again, an older one gets a clear error (branch with selectRows, which copies).
  */
 export interface KvState {
   batch: number;
   pastLen: number;
   tensors: ort.Tensor[];
-  /** mask[b][p] = 1 for a real token at cached position p, 0 for padding. */
   mask: Uint8Array[];
+  ragged?: RaggedState;
+}
+
+/** Buffers of a ragged cache: per layer and kind, [batch, kvHeads, capacity, headDim] float32. */
+class RaggedStore {
+  /** Bumped by every step and truncation; a state made at an older version is stale. */
+  version = 0;
+  constructor(
+    readonly batch: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    public capacity: number,
+    public bufs: Float32Array[],
+  ) {}
+
+  /** Grows every buffer to hold `need` positions per row (amortised: at least doubling, by 64s, at most `max`). */
+  ensure(need: number, max: number): void {
+    if (need <= this.capacity) return;
+    const cap = Math.min(max, Math.ceil(Math.max(need, 2 * this.capacity, 64) / 64) * 64); // ≥ need, as need ≤ max
+    const { batch, kvHeads: KV, headDim: hd } = this;
+    this.bufs = this.bufs.map((old) => {
+      const b = new Float32Array(batch * KV * cap * hd); // [batch, kvHeads, capacity, headDim]
+      for (let r = 0; r < batch * KV; r++) b.set(old.subarray(r * this.capacity * hd, (r + 1) * this.capacity * hd), r * cap * hd);
+      return b;
+    });
+    this.capacity = cap;
+  }
+}
+
+export interface RaggedState {
+  store: RaggedStore;
+  /** [batch] each row's cached positions. */
+  lengths: number[];
+  /** The store's version when this state was made. */
+  version: number;
 }
 
 export interface ForwardResult {
@@ -116,6 +163,13 @@ export interface ForwardOptions {
   newMask?: Uint8Array[];
   /** Early-exit layers to fetch (must exist in the graph). */
   earlyExit?: number[];
+  /**
+   * Start a ragged in-place cache when no state is given (decoding loops ask for it; see KvState):
+   * no padding in the cache, and each step writes only its new positions. Taken where the model has
+   * the graph for it (a fused Llama export on the CPU, LoadOptions.raggedCache), else the padded cache
+   * serves. Not with early exits.
+   */
+  ragged?: boolean;
   /**
    * Logits (and early-exit logits) for each row's last `keepLast` positions only: [batch, keepLast,
    * vocab] (default: every new position). Generation needs 1, speculative verification k + 1. On graphs
@@ -149,6 +203,15 @@ function sessionOptions(threads: number, provider: Provider): ort.InferenceSessi
   };
 }
 
+interface RaggedSessions {
+  /** Prefill and larger steps (`threads`). */
+  main: ort.InferenceSession;
+  /** Steps of at most DECODE_STEP_MAX_TOKENS new tokens (`decodeThreads`; the same session when equal). */
+  decode: ort.InferenceSession;
+  /** The graph takes num_logits_to_keep. */
+  keep: boolean;
+}
+
 /** A session from a file path or from graph bytes. */
 function createSession(src: string | Uint8Array, opts: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
   return typeof src === 'string' ? ort.InferenceSession.create(src, opts) : ort.InferenceSession.create(src, opts);
@@ -170,6 +233,8 @@ export class CausalLM {
   private derived: Promise<{ session: ort.InferenceSession; layers: number[] }> | null = null;
   /** The session for small steps (LoadOptions.decodeThreads), made on first use; null: the main session runs them. */
   private decodeSession: Promise<ort.InferenceSession> | null = null;
+  /** Sessions of the ragged in-place cache graph, made on first use; null inside: the model has none. */
+  private ragged: Promise<RaggedSessions | null> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -188,6 +253,7 @@ export class CausalLM {
     private readonly threads: number,
     /** Intra-op threads of small steps (LoadOptions.decodeThreads); equal to `threads` when one session runs everything. */
     readonly decodeThreads: number = threads,
+    private readonly raggedAllowed = false,
   ) {
     this.head = new ScoringHead(threads);
   }
@@ -212,6 +278,34 @@ export class CausalLM {
       if (e instanceof LensError) return [];
       throw e;
     }
+  }
+
+  /**
+   * The ragged in-place cache's sessions (prefill on `threads`, small steps on `decodeThreads`), or null
+   * when this model has no such graph (not a fused Llama export, another provider, or turned off).
+   */
+  private raggedSessions(): Promise<RaggedSessions | null> {
+    this.ragged ??= (async () => {
+      if (!this.raggedAllowed) return null;
+      let bytes: Uint8Array;
+      try {
+        bytes = deriveInPlaceCache(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
+      } catch (e) {
+        if (e instanceof LensError) return null;
+        throw e;
+      }
+      bytes = deriveLogitsToKeep(bytes, this.config.numLayers) ?? bytes;
+      const main = await createSession(bytes, sessionOptions(this.threads, this.provider));
+      const decode = this.decodeThreads === this.threads ? main : await createSession(bytes, sessionOptions(this.decodeThreads, this.provider));
+      return { main, decode, keep: main.inputNames.includes(LOGITS_TO_KEEP) };
+    })();
+    this.ragged.catch(() => undefined);
+    return this.ragged;
+  }
+
+  /** Whether decoding loops get the ragged in-place cache on this model (builds it on first call). */
+  async hasRaggedCache(): Promise<boolean> {
+    return (await this.raggedSessions()) !== null;
   }
 
   private derivedSession(): Promise<{ session: ort.InferenceSession; layers: number[] }> {
@@ -282,7 +376,8 @@ export class CausalLM {
       const small = provider === 'cpu' && estimateParameters(config) <= DECODE_SESSION_MAX_PARAMS;
       const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
       if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
-      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads);
+      const ragged = (opts.raggedCache ?? true) && provider === 'cpu';
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads, ragged);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -334,6 +429,10 @@ export class CausalLM {
     const T = P + seq;
     if (T > this.config.maxPositions) {
       throw new LensError('bad-argument', `forward: ${T} positions exceed the model's context of ${this.config.maxPositions}`);
+    }
+    if (opts.state?.ragged || (!opts.state && opts.ragged)) {
+      const r = await this.forwardRagged(rows, opts);
+      if (r) return r; // null: this model has no ragged graph; the padded cache serves
     }
     const newMask = opts.newMask ?? rows.map(() => new Uint8Array(seq).fill(1));
 
@@ -430,11 +529,134 @@ export class CausalLM {
     };
   }
 
+  /**
+   * forward() on the ragged in-place cache (src/core/onnx/in-place-cache.ts): rows need no padding
+   * in the cache, each keeps its own length. One batched run when every row gets the same new tokens
+   * and either takes one token (a decode step) or starts empty (the kernel's "first prompt"); else one
+   * run per row (ONNX Runtime's kernel takes several new tokens on a cache for a batch of 1 only).
+   * Left padding in `newMask` is allowed with keepLast 1 (each row's last real token). null when the
+   * model has no ragged graph and no ragged state was given.
+   */
+  private async forwardRagged(rows: number[][], opts: ForwardOptions): Promise<ForwardResult | null> {
+    const ses = await this.raggedSessions();
+    if (!ses) {
+      if (opts.state?.ragged) throw new LensError('bad-argument', 'forward: a ragged cache state from another model (this one has no ragged graph)');
+      return null;
+    }
+    if (opts.earlyExit?.length) throw new LensError('bad-argument', 'forward: early exits need the padded cache (leave out `ragged`)');
+    const batch = rows.length;
+    const S = rows[0].length;
+    const keep = opts.keepLast ?? S;
+    if (!(Number.isInteger(keep) && keep >= 1 && keep <= S)) throw new LensError('bad-argument', `forward: keepLast must be an integer in 1..${S}, got ${keep}`);
+    // Real (unpadded) new tokens per row: padding, if any, comes first.
+    const real = rows.map((_, b) => {
+      const m = opts.newMask?.[b];
+      if (!m) return S;
+      if (m.length !== S) throw new LensError('bad-argument', `forward: newMask row ${b} has ${m.length} entries for ${S} tokens`);
+      let z = 0;
+      while (z < S && !m[z]) z++;
+      for (let t = z; t < S; t++) if (!m[t]) throw new LensError('bad-argument', 'forward: on a ragged cache, padding must come before the tokens (left padding)');
+      return S - z;
+    });
+    if (real.some((r) => r === 0)) throw new LensError('bad-argument', 'forward: a row has no tokens');
+    if (real.some((r) => r < S) && keep !== 1) throw new LensError('bad-argument', 'forward: padded rows on a ragged cache take keepLast 1');
+    const { numKvHeads: KV, headDim: hd, numLayers: L } = this.config;
+    let rs = opts.state?.ragged;
+    if (opts.state && opts.state.batch !== batch) throw new LensError('bad-argument', `forward: cache has ${opts.state.batch} rows, input has ${batch}`);
+    if (!rs) rs = { store: new RaggedStore(batch, KV, hd, 0, Array.from({ length: 2 * L }, () => new Float32Array(0))), lengths: new Array(batch).fill(0), version: 0 };
+    const store = rs.store;
+    if (rs.version !== store.version) {
+      throw new LensError('bad-argument', 'forward: this KV cache state was superseded by a later step or truncation of the same cache (a ragged cache grows in place; copy it with selectRows to branch)');
+    }
+    const lengths = [...rs.lengths];
+    for (let b = 0; b < batch; b++) {
+      if (lengths[b] + real[b] > this.config.maxPositions) {
+        throw new LensError('bad-argument', `forward: ${lengths[b] + real[b]} positions exceed the model's context of ${this.config.maxPositions}`);
+      }
+    }
+    store.ensure(Math.max(...lengths.map((l, b) => l + real[b])), this.config.maxPositions);
+    const cap = store.capacity;
+    const V = this.vocab;
+    const logits = new Float32Array(batch * keep * V); // [batch, keep, vocab]
+
+    /** One run over `idx` rows (all rows, or one) with `ids` [n][Sx]; writes their new keys / values and logits. */
+    const run = async (idx: number[], ids: number[][]) => {
+      const n = idx.length;
+      const Sx = ids[0].length;
+      const all = n === batch;
+      const session = n * Sx <= DECODE_STEP_MAX_TOKENS ? ses.decode : ses.main;
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [n, Sx]), // [n, Sx]
+        position_ids: new ort.Tensor('int64', BigInt64Array.from(idx.flatMap((b) => ids[0].map((_, j) => BigInt(lengths[b] + j)))), [n, Sx]), // [n, Sx]
+        [SEQLENS_K]: new ort.Tensor('int32', Int32Array.from(idx.map((b) => lengths[b] + Sx - 1)), [n]), // [n]: last new position per row
+        [TOTAL_SEQUENCE_LENGTH]: new ort.Tensor('int32', Int32Array.from([Math.max(...idx.map((b) => lengths[b] + Sx))]), [1]),
+      };
+      const k = Math.min(keep, Sx);
+      if (ses.keep) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]); // [1]
+      const per = KV * cap * hd;
+      for (let i = 0; i < L; i++) {
+        for (const [j, kind] of [[0, 'key'], [1, 'value']] as const) {
+          const buf = store.bufs[2 * i + j];
+          feeds[`past_key_values.${i}.${kind}`] = all
+            ? new ort.Tensor('float32', buf, [batch, KV, cap, hd]) // [batch, kvHeads, capacity, headDim]
+            : new ort.Tensor('float32', buf.subarray(idx[0] * per, (idx[0] + 1) * per), [1, KV, cap, hd]); // row idx[0]'s part
+        }
+      }
+      const t0 = performance.now();
+      const out = await session.run(feeds);
+      this.runStats.runs++;
+      this.runStats.runMs += performance.now() - t0;
+      for (let i = 0; i < L; i++) {
+        for (const [j, kind] of [[0, 'key'], [1, 'value']] as const) {
+          const src = out[newKeyValueName(i, kind)].data as Float32Array; // [n, Sx, kvHeads*headDim]
+          const dst = store.bufs[2 * i + j];
+          idx.forEach((b, bi) => {
+            for (let t = 0; t < Sx; t++) {
+              for (let h = 0; h < KV; h++) {
+                const from = ((bi * Sx + t) * KV + h) * hd;
+                dst.set(src.subarray(from, from + hd), ((b * KV + h) * cap + lengths[b] + t) * hd);
+              }
+            }
+          });
+        }
+      }
+      const lt = out.logits;
+      const given = ses.keep ? k : Sx;
+      if (lt.dims[0] !== n || lt.dims[1] !== given) throw new LensError('bad-model', `logits has shape [${lt.dims.join(', ')}], expected [${n}, ${given}, vocab]`);
+      const got = lastPositions(toFloat32(lt), n, given, k, V); // [n, k, vocab]
+      idx.forEach((b, bi) => logits.set(got.subarray(bi * k * V, (bi + 1) * k * V), (b * keep + keep - k) * V));
+      for (const b of idx) lengths[b] += Sx;
+    };
+
+    const uniform = real.every((r) => r === S);
+    if (uniform && (S === 1 || lengths.every((l) => l === 0))) await run(rows.map((_, b) => b), rows);
+    else for (let b = 0; b < batch; b++) await run([b], [rows[b].slice(S - real[b])]);
+    store.version++;
+    return {
+      batch,
+      seq: keep,
+      vocab: V,
+      logits,
+      early: new Map(),
+      state: { batch, pastLen: Math.max(...lengths), tensors: [], mask: [], ragged: { store, lengths, version: store.version } },
+    };
+  }
+
   async dispose(): Promise<void> {
     await this.head.dispose();
     await this.session.release();
     if (this.decodeSession) await this.decodeSession.then((d) => d.release(), () => undefined);
     if (this.derived) await this.derived.then((d) => d.session.release(), () => undefined);
+    if (this.ragged) {
+      await this.ragged.then(
+        async (r) => {
+          if (!r) return;
+          await r.main.release();
+          if (r.decode !== r.main) await r.decode.release();
+        },
+        () => undefined,
+      );
+    }
   }
 
   /** What `lens info` prints. The parameter count is read off the ONNX file's initializers. */
@@ -468,8 +690,21 @@ export class CausalLM {
   }
 }
 
-/** Repeat / select batch rows of a cache: out row j = in row rowsIdx[j]. */
+/** Repeat / select batch rows of a cache: out row j = in row rowsIdx[j] (a copy: the input stays usable). */
 export function selectRows(state: KvState, rowsIdx: number[]): KvState {
+  for (const r of rowsIdx) if (r < 0 || r >= state.batch) throw new LensError('bad-argument', `selectRows: row ${r} out of range`);
+  if (state.ragged) {
+    const { store, lengths } = state.ragged;
+    const per = store.kvHeads * store.capacity * store.headDim;
+    const bufs = store.bufs.map((src) => {
+      const dst = new Float32Array(rowsIdx.length * per); // [batch', kvHeads, capacity, headDim]
+      rowsIdx.forEach((r, j) => dst.set(src.subarray(r * per, (r + 1) * per), j * per));
+      return dst;
+    });
+    const copy = new RaggedStore(rowsIdx.length, store.kvHeads, store.headDim, store.capacity, bufs);
+    const picked = rowsIdx.map((r) => lengths[r]);
+    return { batch: rowsIdx.length, pastLen: Math.max(0, ...picked), tensors: [], mask: [], ragged: { store: copy, lengths: picked, version: 0 } };
+  }
   const tensors = state.tensors.map((t) => {
     const [B, H, P, D] = t.dims;
     const per = H * P * D;
@@ -567,10 +802,20 @@ function logitsVocab(session: ort.InferenceSession, config: ModelConfig): number
   return config.vocabSize;
 }
 
-/** Keeps the first `len` cached positions of every row (drops rejected speculative tokens). */
+/**
+ * Keeps the first `len` cached positions of every row (drops rejected speculative tokens); on a ragged
+ * cache each row keeps min(its length, len), without copying (the input state is superseded).
+ */
 export function truncateState(state: KvState, len: number): KvState {
   if (len > state.pastLen || len < 0) throw new LensError('bad-argument', `truncateState: ${len} outside 0..${state.pastLen}`);
   if (len === state.pastLen) return state;
+  if (state.ragged) {
+    const { store, lengths, version } = state.ragged;
+    if (version !== store.version) throw new LensError('bad-argument', 'truncateState: this KV cache state was superseded by a later step of the same cache');
+    const kept = lengths.map((l) => Math.min(l, len));
+    store.version++;
+    return { ...state, pastLen: Math.max(0, ...kept), ragged: { store, lengths: kept, version: store.version } };
+  }
   const tensors = state.tensors.map((t) => {
     const [B, H, P, D] = t.dims;
     const src = t.data as Float32Array | Uint16Array;

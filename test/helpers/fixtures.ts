@@ -293,8 +293,8 @@ export function tinyGpt2Weights(opts: TinyGpt2Options = {}): Gpt2Weights {
 }
 
 function graphOptions(opts: DecoderExportOptions): DecoderExportOptions {
-  const { earlyExitLayers, kvDtype, positionIds, mergedDecoder } = opts;
-  return { earlyExitLayers, kvDtype, positionIds, mergedDecoder };
+  const { earlyExitLayers, kvDtype, positionIds, mergedDecoder, fused, headCombine } = opts;
+  return { earlyExitLayers, kvDtype, positionIds, mergedDecoder, fused, headCombine };
 }
 
 /** Writes a seeded tiny Llama model folder into `dir` (created). */

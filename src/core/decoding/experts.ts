@@ -1,6 +1,7 @@
 // Experts: a model under a context (optionally at an early-exit layer, with a weight and its own
-// temperature). Experts that share a model run as ONE batched forward per step: their inputs are
-// left-padded with an attention mask, and each expert owns its row of the KV cache.
+// temperature). Experts that share a model run as ONE batched forward per step, each expert owning its
+// row of the KV cache: on the ragged in-place cache each row keeps its own length (a short context next
+// to a long one costs its own positions only), else inputs are left-padded with an attention mask.
 import type { CausalLM, KvState } from '../model';
 import { LensError, throwIfAborted } from '../errors';
 
@@ -107,7 +108,8 @@ export class ExpertRunner {
     for (const g of this.groups) {
       throwIfAborted(signal);
       const f = feed(g);
-      const r = await g.model.forward(f.rows, { state: g.state, newMask: f.mask, earlyExit: g.layers, keepLast: 1 }); // logits [rows, 1, vocab]
+      // Rows of different lengths keep them on a ragged cache (no padding); early exits need the padded one.
+      const r = await g.model.forward(f.rows, { state: g.state, newMask: f.mask, earlyExit: g.layers, keepLast: 1, ragged: g.layers.length === 0 }); // logits [rows, 1, vocab]
       this.forwards++;
       g.state = r.state;
       if (!V) {

@@ -134,7 +134,7 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
     const qs: Float64Array[] = [];
     let feed = seq.slice(dLen);
     for (let i = 0; i < kk; i++) {
-      const r = await draft.forward([feed], { state: dState, keepLast: 1 }); // logits [1, 1, vocab]
+      const r = await draft.forward([feed], { state: dState, keepLast: 1, ragged: true }); // logits [1, 1, vocab]
       stats.draftForwards++;
       dState = r.state;
       dLen += feed.length;
@@ -152,7 +152,7 @@ export async function* speculativeGenerate(draft: CausalLM, target: CausalLM, pr
     // Target: one forward over the unseen accepted tokens + all drafted ones.
     const tFeed = [...seq.slice(tLen), ...drafted];
     // Logits for the last drafted + 1 positions only: row i is p(· | seq + drafted[0..i)), [1, kk + 1, vocab].
-    const tr = await target.forward([tFeed], { state: tState, keepLast: drafted.length + 1 });
+    const tr = await target.forward([tFeed], { state: tState, keepLast: drafted.length + 1, ragged: true });
     stats.targetForwards++;
     const V = tr.vocab;
     const row = (i: number) => tr.logits.subarray(i * V, (i + 1) * V); // p_{i+1}

@@ -1,0 +1,129 @@
+// The ragged in-place KV cache (src/core/onnx/in-place-cache.ts, KvState.ragged): the same logits as the
+// padded cache, to float rounding, for single rows, left-padded batches of different lengths, multi-token
+// steps on a cache, truncation and capacity growth; stale states are refused; decoding loops give the
+// same tokens either way; graphs without it fall back to the padded cache.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { CausalLM, selectRows, truncateState, type KvState } from '../../src/core/model';
+import { deriveInPlaceCache } from '../../src/core/onnx/in-place-cache';
+import { generateAll } from '../../src/core/generate';
+import { generatePoeAll } from '../../src/core/decoding/poe-generate';
+import { speculativeAll } from '../../src/core/decoding/speculative';
+import { isLensError } from '../../src/core/errors';
+import { makeTinyLlama, makeTinyGpt2 } from '../helpers/fixtures';
+import { tempDir } from '../helpers/shared';
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+const TOL = 1e-4;
+
+async function pair(opts: Parameters<typeof makeTinyLlama>[1] = {}) {
+  const fx = makeTinyLlama(join(tempDir(), 'm'), { seed: 7, numLayers: 3, numHeads: 4, numKvHeads: 2, dim: 64, maxSeqLen: 128, ...opts });
+  return { fx, lm: await CausalLM.load(fx.dir), padded: await CausalLM.load(fx.dir, { raggedCache: false }) };
+}
+
+test('ragged cache: same logits as the padded cache (batches of different lengths, steps, multi-token steps)', async () => {
+  const { lm, padded } = await pair();
+  try {
+    assert.equal(await lm.hasRaggedCache(), true);
+    assert.equal(await padded.hasRaggedCache(), false);
+    const a = [1, 5, 9, 14, 3, 8, 2];
+    const b = [1, 7, 4];
+    const L = a.length;
+    const rows = [a, [0, 0, 0, 0, ...b]];
+    const newMask = [new Uint8Array(L).fill(1), Uint8Array.from([0, 0, 0, 0, 1, 1, 1])];
+    let r = await lm.forward(rows, { newMask, keepLast: 1, ragged: true });
+    let p = await padded.forward(rows, { newMask, keepLast: 1, ragged: true });
+    assert.ok(r.state.ragged, 'a ragged state');
+    assert.equal(p.state.ragged, undefined, 'raggedCache: false keeps the padded cache');
+    assert.deepEqual(r.state.ragged!.lengths, [7, 3]);
+    assert.ok(maxDiff(r.logits, p.logits) < TOL);
+    // Decode steps, then a 3-token step on rows of different lengths (one run per row), keeping 2.
+    for (let s = 0; s < 5; s++) {
+      r = await lm.forward([[10 + s], [20 + s]], { state: r.state, keepLast: 1 });
+      p = await padded.forward([[10 + s], [20 + s]], { state: p.state, keepLast: 1 });
+      assert.ok(maxDiff(r.logits, p.logits) < TOL, `step ${s}`);
+    }
+    r = await lm.forward([[3, 4, 5], [6, 7, 8]], { state: r.state, keepLast: 2 });
+    p = await padded.forward([[3, 4, 5], [6, 7, 8]], { state: p.state, keepLast: 2 });
+    assert.equal(r.seq, 2);
+    assert.ok(maxDiff(r.logits, p.logits) < TOL, 'multi-token step');
+    assert.deepEqual(r.state.ragged!.lengths, [15, 11]);
+    assert.equal(r.state.pastLen, 15);
+  } finally {
+    await lm.dispose();
+    await padded.dispose();
+  }
+});
+
+test('ragged cache: truncation, branching with selectRows, capacity growth, stale states refused', async () => {
+  const { lm, padded } = await pair();
+  try {
+    const prompt = Array.from({ length: 70 }, (_, i) => 3 + ((i * 5) % 40)); // past the first capacity of 64
+    let r = await lm.forward([prompt], { ragged: true, keepLast: 1 });
+    let p = await padded.forward([prompt], { keepLast: 1 });
+    assert.ok(r.state.ragged!.store.capacity >= 70);
+    // Speculative-style: feed 4, keep 2 of them, go on.
+    const r4 = await lm.forward([[9, 9, 9, 9]], { state: r.state, keepLast: 4 });
+    const p4 = await padded.forward([[9, 9, 9, 9]], { state: p.state, keepLast: 4 });
+    assert.ok(maxDiff(r4.logits, p4.logits) < TOL);
+    await assert.rejects(lm.forward([[1]], { state: r.state }), (e: unknown) => isLensError(e) && /superseded/.test((e as Error).message));
+    const rt = truncateState(r4.state, 72);
+    const pt = truncateState(p4.state, 72);
+    assert.throws(() => truncateState(r4.state, 71), /superseded/);
+    const branch: KvState = selectRows(rt, [0, 0]); // a copy: two rows of the same cache
+    r = await lm.forward([[12]], { state: rt, keepLast: 1 });
+    p = await padded.forward([[12]], { state: pt, keepLast: 1 });
+    assert.ok(maxDiff(r.logits, p.logits) < TOL, 'after truncation');
+    const rb = await lm.forward([[12], [13]], { state: branch, keepLast: 1 });
+    assert.ok(maxDiff(rb.logits.subarray(0, rb.vocab), r.logits) < TOL, 'the branch is unaffected by the original going on');
+    await assert.rejects(lm.forward([[1, 2]], { state: r.state, earlyExit: [1] }), /early exits need the padded cache/);
+    await assert.rejects(lm.forward([[1, 2], [0, 3]], { newMask: [Uint8Array.from([1, 1]), Uint8Array.from([0, 1])], ragged: true, keepLast: 2 }), /padded rows on a ragged cache take keepLast 1/);
+  } finally {
+    await lm.dispose();
+    await padded.dispose();
+  }
+});
+
+test('decoding loops on the ragged cache give the padded cache\'s tokens', async () => {
+  const { lm, padded } = await pair({ seed: 11 });
+  try {
+    for (const prompt of ['', 'ab']) {
+      const a = await generateAll(lm, prompt, { maxTokens: 40, stopAtEos: false });
+      const b = await generateAll(padded, prompt, { maxTokens: 40, stopAtEos: false });
+      assert.deepEqual(a.ids, b.ids);
+    }
+    const experts = (m: CausalLM) => ['a much longer context than the other one', 'b'].map((context) => ({ model: m, context }));
+    const pa = await generatePoeAll(experts(lm), { maxTokens: 30, stopAtEos: false, sampling: { temperature: 0 } });
+    const pb = await generatePoeAll(experts(padded), { maxTokens: 30, stopAtEos: false, sampling: { temperature: 0 } });
+    assert.deepEqual(pa.ids, pb.ids);
+    pa.nll_under.forEach((x, i) => assert.ok(Math.abs(x - pb.nll_under[i]) < 1e-3));
+    const sa = await speculativeAll(lm, lm, 'ab', { k: 3, maxTokens: 30, stopAtEos: false });
+    assert.deepEqual(sa.ids, (await generateAll(padded, 'ab', { maxTokens: 30, stopAtEos: false })).ids);
+  } finally {
+    await lm.dispose();
+    await padded.dispose();
+  }
+});
+
+test('graphs without the fused Attention layout keep the padded cache', async () => {
+  const prim = makeTinyLlama(join(tempDir(), 'p'), { seed: 3, fused: false });
+  assert.throws(() => deriveInPlaceCache(prim.onnx, 3, 8), (e: unknown) => isLensError(e) && /fused Attention/.test((e as Error).message));
+  const gpt = makeTinyGpt2(join(tempDir(), 'g'), { seed: 3 });
+  for (const dir of [prim.dir, gpt.dir]) {
+    const lm = await CausalLM.load(dir);
+    try {
+      assert.equal(await lm.hasRaggedCache(), false);
+      const r = await lm.forward([[1, 2, 3]], { ragged: true });
+      assert.equal(r.state.ragged, undefined);
+      assert.equal((await generateAll(lm, '', { maxTokens: 5, stopAtEos: false })).ids.length, 5);
+    } finally {
+      await lm.dispose();
+    }
+  }
+});
