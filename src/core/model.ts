@@ -591,6 +591,7 @@ export class CausalLM {
         [SEQLENS_K]: new ort.Tensor('int32', Int32Array.from(idx.map((b) => lengths[b] + Sx - 1)), [n]), // [n]: last new position per row
         [TOTAL_SEQUENCE_LENGTH]: new ort.Tensor('int32', Int32Array.from([Math.max(...idx.map((b) => lengths[b] + Sx))]), [1]),
       };
+      if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([idx.some((b) => lengths[b] > 0) ? 1 : 0]), [1]);
       const k = Math.min(keep, Sx);
       if (ses.keep) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]); // [1]
       const per = KV * cap * hd;

@@ -58,7 +58,7 @@ const ortSettings = (threads: number) => ({ intraOpNumThreads: threads, interOpN
 console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session on the CPU); best of ${REPS}; ms per generated token (prefill included)\n`);
 
 /** Loads a model on --device and says where it runs (a provider that cannot load falls back to the CPU, with a note). */
-async function load(dir: string, opts: { decodeThreads?: number; logitsToKeep?: boolean } = {}): Promise<CausalLM> {
+async function load(dir: string, opts: { decodeThreads?: number; logitsToKeep?: boolean; raggedCache?: boolean } = {}): Promise<CausalLM> {
   const lm = await CausalLM.load(dir, { threads: THREADS, provider: DEVICE, ...opts });
   if (lm.provider !== DEVICE) console.log(`NOTE: ${lm.providerNote}`);
   return lm;
@@ -133,10 +133,15 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   const tfDefault = TFJS ? await transformersGenerator(dir, prompt, null) : null;
   const tfMatched = TFJS ? await transformersGenerator(dir, prompt, ortSettings(THREADS)) : null;
   const tfDecode = TFJS && lm.decodeThreads !== THREADS ? await transformersGenerator(dir, prompt, ortSettings(lm.decodeThreads)) : null;
+  // The same engine with the padded cache (the graph's own concat I/O): what the ragged cache changed.
+  const padded = (await lm.hasRaggedCache()) ? await load(dir, { raggedCache: false }) : null;
+  const single = (m: CausalLM) => async () => (await generateAll(m, prompt, { maxTokens: N, stopAtEos: false })).ids.length;
+  const poe = (m: CausalLM, n: number) => async () => (await generatePoeAll(contexts.slice(0, n).map((context) => ({ model: m, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length;
   const t = await interleaved(REPS, {
-    single: async () => (await generateAll(lm, prompt, { maxTokens: N, stopAtEos: false })).ids.length,
-    poe2: async () => (await generatePoeAll(contexts.slice(0, 2).map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
-    poe4: async () => (await generatePoeAll(contexts.map((context) => ({ model: lm, context })), { maxTokens: N, stopAtEos: false, sampling: { temperature: 0 } })).ids.length,
+    single: single(lm),
+    poe2: poe(lm, 2),
+    poe4: poe(lm, 4),
+    ...(padded ? { singleP: single(padded), poe2P: poe(padded, 2), poe4P: poe(padded, 4) } : {}),
     ...(tfDefault ? { tfDefault: () => tfDefault.gen(N) } : {}),
     ...(tfMatched ? { tfMatched: () => tfMatched.gen(N) } : {}),
     ...(tfDecode ? { tfDecode: () => tfDecode.gen(N) } : {}),
@@ -151,6 +156,9 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   console.log(`single expert                     ${t.single!.toFixed(3)}`);
   console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${(t.poe2! / t.single!).toFixed(2)}× single (goal ≤ 1.15)`);
   console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${(t.poe4! / t.single!).toFixed(2)}× single (goal ≤ 1.5)`);
+  if (padded) {
+    console.log(`  the padded cache instead: single ${t.singleP!.toFixed(3)}, PoE-2 ${t.poe2P!.toFixed(3)} (${(t.poe2P! / t.singleP!).toFixed(2)}×), PoE-4 ${t.poe4P!.toFixed(3)} (${(t.poe4P! / t.singleP!).toFixed(2)}×); the ragged cache is ${(t.singleP! / t.single!).toFixed(2)}× / ${(t.poe2P! / t.poe2!).toFixed(2)}× / ${(t.poe4P! / t.poe4!).toFixed(2)}× faster`);
+  } else console.log('  (this model has no ragged cache: the padded one served)');
   if (seed2 < Infinity) console.log(`seed's loop, 2 experts            ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / t.poe2!).toFixed(1)}× faster (goal ≥ 20 at 256 new tokens)`);
   if (t.tfDefault) console.log(`transformers.js, its defaults     ${t.tfDefault.toFixed(3)}   ours single is ${(t.tfDefault / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
   if (t.tfMatched) console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched.toFixed(3)}   ours single is ${(t.tfMatched / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
@@ -175,6 +183,14 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   console.log(`  ours                            ${tl.ours!.toFixed(3)}`);
   console.log(`  ours, logits at every position  ${tl.full!.toFixed(3)}   keeping the last position only is ${(tl.full! / tl.ours!).toFixed(2)}× faster`);
   if (tl.tf) console.log(`  transformers.js, ${THREADS} threads, no spin ${tl.tf.toFixed(3)}   ours is ${(tl.tf / tl.ours!).toFixed(2)}× faster (goal ≥ 1.3)`);
+  if (padded) {
+    // PoE-2 over a long context and a short one: the padded cache pads the short row to the long one.
+    const longCtx = longPrompt(lm, lm.maxPositions - 96);
+    const two = (m: CausalLM) => async () => (await generatePoeAll([{ model: m, context: longCtx }, { model: m, context: contexts[1]! }], { maxTokens: L, stopAtEos: false, sampling: { temperature: 0 } })).ids.length;
+    const tr = await interleaved(REPS, { ragged: two(lm), padded: two(padded) });
+    console.log(`PoE-2 over a ${lm.tokenizer.encode(longCtx).length + 1}-token and a ${lm.tokenizer.encode(contexts[1]!).length + 1}-token context + ${L} new: ragged cache ${tr.ragged!.toFixed(3)}, padded ${tr.padded!.toFixed(3)} ms per new token → ${(tr.padded! / tr.ragged!).toFixed(2)}× faster`);
+    await padded.dispose();
+  }
   console.log('');
   await lm.dispose();
 }
