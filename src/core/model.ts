@@ -294,7 +294,7 @@ export class CausalLM {
         if (e instanceof LensError) return null;
         throw e;
       }
-      bytes = deriveLogitsToKeep(bytes, this.config.numLayers) ?? bytes;
+      if (this.io.logitsToKeep) bytes = deriveLogitsToKeep(bytes, this.config.numLayers) ?? bytes; // as the main graph (LoadOptions.logitsToKeep)
       const main = await createSession(bytes, sessionOptions(this.threads, this.provider));
       const decode = this.decodeThreads === this.threads ? main : await createSession(bytes, sessionOptions(this.decodeThreads, this.provider));
       return { main, decode, keep: main.inputNames.includes(LOGITS_TO_KEEP) };
