@@ -457,7 +457,7 @@ export class Commands implements vscode.Disposable {
         [
           { label: 'cpu', description: 'ONNX Runtime CPU (always available)' },
           { label: 'cuda', description: 'NVIDIA GPU; falls back to CPU with a note when the CUDA provider cannot load' },
-          { label: 'webgpu', description: 'WebGPU where ONNX Runtime has it; falls back to CPU with a note' },
+          { label: 'webgpu', description: 'WebGPU where ONNX Runtime has it (same numbers; slower than the CPU for small models today); falls back to CPU with a note' },
         ],
         { title: 'Likelihood Lens: device', placeHolder: `Current: ${cfg.deviceSetting()}` },
       );
