@@ -286,7 +286,7 @@ export class CausalLM {
    */
   private raggedSessions(): Promise<RaggedSessions | null> {
     this.ragged ??= (async () => {
-      if (!this.raggedAllowed) return null;
+      if (!this.raggedAllowed || this.config.modelType !== 'llama' || statSync(this.onnxPath).size >= DERIVE_MAX_BYTES) return null;
       let bytes: Uint8Array;
       try {
         bytes = deriveInPlaceCache(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
