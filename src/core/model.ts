@@ -303,6 +303,21 @@ export class CausalLM {
     return this.ragged;
   }
 
+  /**
+   * What decoding loops run on, for `lens info`: 'ragged' (the in-place cache), or 'padded: <why>'.
+   * Reads the file (no session is made).
+   */
+  private decodeCacheKind(): string {
+    if (!this.raggedAllowed) return this.provider === 'cpu' ? 'padded: turned off (raggedCache: false)' : `padded: the ragged cache is CPU-only (${this.provider})`;
+    try {
+      deriveInPlaceCache(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
+      return 'ragged';
+    } catch (e) {
+      if (e instanceof LensError) return `padded: ${e.message}`;
+      throw e;
+    }
+  }
+
   /** Whether decoding loops get the ragged in-place cache on this model (builds it on first call). */
   async hasRaggedCache(): Promise<boolean> {
     return (await this.raggedSessions()) !== null;
@@ -684,6 +699,9 @@ export class CausalLM {
       decodeThreads: this.decodeThreads,
       earlyExitLayers: this.io.earlyExit,
       ...(opts.parameters && !this.io.earlyExit.length ? { earlyExitDerivable: derivableLayers(readFileSync(this.onnxPath), this.config.numLayers) } : {}),
+      /** Generation computes the LM head on the positions it reads only (num_logits_to_keep). */
+      logitsToKeep: this.io.logitsToKeep,
+      ...(opts.parameters ? { decodeCache: this.decodeCacheKind() } : {}),
       headCombine: this.config.headCombine ?? 'standard',
       inputs: this.io.inputs,
       outputs: this.io.outputs,

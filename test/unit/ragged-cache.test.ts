@@ -32,6 +32,9 @@ test('ragged cache: same logits as the padded cache (batches of different length
   try {
     assert.equal(await lm.hasRaggedCache(), true);
     assert.equal(await padded.hasRaggedCache(), false);
+    assert.equal(lm.describe({ parameters: true }).decodeCache, 'ragged');
+    assert.match(String(padded.describe({ parameters: true }).decodeCache), /^padded: turned off/);
+    assert.equal(lm.describe().logitsToKeep, true);
     const a = [1, 5, 9, 14, 3, 8, 2];
     const b = [1, 7, 4];
     const L = a.length;
@@ -119,6 +122,7 @@ test('graphs without the fused Attention layout keep the padded cache', async ()
     const lm = await CausalLM.load(dir);
     try {
       assert.equal(await lm.hasRaggedCache(), false);
+      assert.match(String(lm.describe({ parameters: true }).decodeCache), /^padded: No ragged in-place KV cache for this graph/);
       const r = await lm.forward([[1, 2, 3]], { ragged: true });
       assert.equal(r.state.ragged, undefined);
       assert.equal((await generateAll(lm, '', { maxTokens: 5, stopAtEos: false })).ids.length, 5);
