@@ -248,6 +248,7 @@ async function benchSpeculative(draftDir: string, targetDir: string) {
   const stats: Record<string, { accepted: number; proposed: number; tokens: number; targetForwards: number }> = {};
   for (const p of prompts) {
     runs[`alone|${p}`] = async () => (await generateAll(t, p, { maxTokens: N, stopAtEos: false })).ids.length;
+    runs[`draft|${p}`] = async () => (await generateAll(d, p, { maxTokens: N, stopAtEos: false })).ids.length;
     for (const k of ks) {
       runs[`k${k}|${p}`] = async () => {
         const r = await speculativeAll(d, t, p, { k, maxTokens: N, stopAtEos: false });
@@ -259,7 +260,8 @@ async function benchSpeculative(draftDir: string, targetDir: string) {
   const best = await interleaved(REPS, runs);
   console.log(`## speculative (greedy): draft ${draftDir} → target ${targetDir}, ${N} new tokens per prompt`);
   const alone = prompts.reduce((s, p) => s + best[`alone|${p}`]!, 0);
-  console.log(`target alone: ${(alone / prompts.length).toFixed(3)} ms/token (mean over ${prompts.length} prompts)`);
+  const draftAlone = prompts.reduce((s, p) => s + best[`draft|${p}`]!, 0);
+  console.log(`target alone: ${(alone / prompts.length).toFixed(3)} ms/token, draft alone: ${(draftAlone / prompts.length).toFixed(3)} ms/token (${(draftAlone / alone).toFixed(2)} of the target; means over ${prompts.length} prompts)`);
   for (const k of ks) {
     const spec = prompts.reduce((s, p) => s + best[`k${k}|${p}`]!, 0);
     const acc = prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.accepted, 0) / prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.proposed, 0);
