@@ -38,6 +38,9 @@ const handlers: { [K in MethodName]: Handler<K> } = {
     const lm = await CausalLM.load(dir, options);
     const handle = `m${nextHandle++}`;
     models.set(handle, lm);
+    // Build the decoding graph (ragged cache) now, in the background, so that the first generation
+    // does not wait for it (~70–100 ms for english-base); a model without one resolves to false.
+    void lm.hasRaggedCache().catch(() => undefined);
     const info: ModelInfo = {
       handle,
       dir: lm.dir,
