@@ -14,7 +14,8 @@ import { ScoringHead, type HeadStats } from './scoring-head';
 import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
-import { deriveInPlaceCache, newKeyValueName, SEQLENS_K, TOTAL_SEQUENCE_LENGTH } from './onnx/in-place-cache';
+import onnxProto from 'onnx-proto';
+import { inPlaceCacheModel, newKeyValueName, SEQLENS_K, TOTAL_SEQUENCE_LENGTH } from './onnx/in-place-cache';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -50,6 +51,11 @@ export interface LoadOptions {
 
 /** Graphs up to this size get num_logits_to_keep at load (the file is read and re-encoded once). */
 const DERIVE_MAX_BYTES = 1 << 30;
+
+/** Whether a model file is one the engine derives graphs from (a Llama file small enough to re-encode). */
+function derivesGraphs(config: ModelConfig, onnxPath: string): boolean {
+  return config.modelType === 'llama' && statSync(onnxPath).size < DERIVE_MAX_BYTES;
+}
 /** Steps with at most this many new tokens (batch × sequence) run on the decode session. */
 export const DECODE_STEP_MAX_TOKENS = 8;
 /** Models up to about this many parameters get a single-threaded decode session by default. */
@@ -286,14 +292,10 @@ export class CausalLM {
    */
   private raggedSessions(): Promise<RaggedSessions | null> {
     this.ragged ??= (async () => {
-      if (!this.raggedAllowed || this.config.modelType !== 'llama' || statSync(this.onnxPath).size >= DERIVE_MAX_BYTES) return null;
-      let bytes: Uint8Array;
-      try {
-        bytes = deriveInPlaceCache(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
-      } catch (e) {
-        if (e instanceof LensError) return null;
-        throw e;
-      }
+      if (!this.raggedAllowed || !derivesGraphs(this.config, this.onnxPath)) return null;
+      const model = this.inPlaceCacheModel();
+      if (model instanceof LensError) return null;
+      let bytes = onnxProto.onnx.ModelProto.encode(model).finish();
       if (this.io.logitsToKeep) bytes = deriveLogitsToKeep(bytes, this.config.numLayers) ?? bytes; // as the main graph (LoadOptions.logitsToKeep)
       const main = await createSession(bytes, sessionOptions(this.threads, this.provider));
       const decode = this.decodeThreads === this.threads ? main : await createSession(bytes, sessionOptions(this.decodeThreads, this.provider));
@@ -309,11 +311,16 @@ export class CausalLM {
    */
   private decodeCacheKind(): string {
     if (!this.raggedAllowed) return this.provider === 'cpu' ? 'padded: turned off (raggedCache: false)' : `padded: the ragged cache is CPU-only (${this.provider})`;
+    const model = this.inPlaceCacheModel();
+    return model instanceof LensError ? `padded: ${model.message}` : 'ragged';
+  }
+
+  /** The ragged cache's graph derived from this model's file (not encoded), or the LensError saying why there is none. */
+  private inPlaceCacheModel(): onnxProto.onnx.ModelProto | LensError {
     try {
-      deriveInPlaceCache(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
-      return 'ragged';
+      return inPlaceCacheModel(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
     } catch (e) {
-      if (e instanceof LensError) return `padded: ${e.message}`;
+      if (e instanceof LensError) return e;
       throw e;
     }
   }
@@ -360,7 +367,7 @@ export class CausalLM {
     const tokenizer = await LensTokenizer.load(dir);
     const onnxPath = findOnnx(dir, opts.onnxFile);
     // Graphs `lens export` wrote get the num_logits_to_keep input (null: any other graph, used as it is).
-    const derived = opts.logitsToKeep !== false && config.modelType === 'llama' && statSync(onnxPath).size < DERIVE_MAX_BYTES ? deriveLogitsToKeep(readFileSync(onnxPath), config.numLayers) : null;
+    const derived = opts.logitsToKeep !== false && derivesGraphs(config, onnxPath) ? deriveLogitsToKeep(readFileSync(onnxPath), config.numLayers) : null;
     const graphSource: string | Uint8Array = derived ?? onnxPath;
     const threads = opts.threads ?? 2;
     const wanted = opts.provider ?? 'cpu';
@@ -445,8 +452,10 @@ export class CausalLM {
     if (T > this.config.maxPositions) {
       throw new LensError('bad-argument', `forward: ${T} positions exceed the model's context of ${this.config.maxPositions}`);
     }
+    const keep = opts.keepLast ?? seq;
+    if (!(Number.isInteger(keep) && keep >= 1 && keep <= seq)) throw new LensError('bad-argument', `forward: keepLast must be an integer in 1..${seq}, got ${keep}`);
     if (opts.state?.ragged || (!opts.state && opts.ragged)) {
-      const r = await this.forwardRagged(rows, opts);
+      const r = await this.forwardRagged(rows, keep, opts);
       if (r) return r; // null: this model has no ragged graph; the padded cache serves
     }
     const newMask = opts.newMask ?? rows.map(() => new Uint8Array(seq).fill(1));
@@ -510,8 +519,6 @@ export class CausalLM {
         keepInput = false;
       }
     }
-    const keep = opts.keepLast ?? seq;
-    if (!(Number.isInteger(keep) && keep >= 1 && keep <= seq)) throw new LensError('bad-argument', `forward: keepLast must be an integer in 1..${seq}, got ${keep}`);
     if (keepInput) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]); // [1]
     const fetches = ['logits'];
     for (let i = 0; i < this.io.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
@@ -552,17 +559,16 @@ export class CausalLM {
    * Left padding in `newMask` is allowed with keepLast 1 (each row's last real token). null when the
    * model has no ragged graph and no ragged state was given.
    */
-  private async forwardRagged(rows: number[][], opts: ForwardOptions): Promise<ForwardResult | null> {
+  private async forwardRagged(rows: number[][], keep: number, opts: ForwardOptions): Promise<ForwardResult | null> {
     const ses = await this.raggedSessions();
     if (!ses) {
       if (opts.state?.ragged) throw new LensError('bad-argument', 'forward: a ragged cache state from another model (this one has no ragged graph)');
       return null;
     }
     if (opts.earlyExit?.length) throw new LensError('bad-argument', 'forward: early exits need the padded cache (leave out `ragged`)');
+    // forward() has checked the rows (equal lengths S), the cache's batch and keep (1..S).
     const batch = rows.length;
     const S = rows[0].length;
-    const keep = opts.keepLast ?? S;
-    if (!(Number.isInteger(keep) && keep >= 1 && keep <= S)) throw new LensError('bad-argument', `forward: keepLast must be an integer in 1..${S}, got ${keep}`);
     // Real (unpadded) new tokens per row: padding, if any, comes first.
     const real = rows.map((_, b) => {
       const m = opts.newMask?.[b];
@@ -577,7 +583,6 @@ export class CausalLM {
     if (real.some((r) => r < S) && keep !== 1) throw new LensError('bad-argument', 'forward: padded rows on a ragged cache take keepLast 1');
     const { numKvHeads: KV, headDim: hd, numLayers: L } = this.config;
     let rs = opts.state?.ragged;
-    if (opts.state && opts.state.batch !== batch) throw new LensError('bad-argument', `forward: cache has ${opts.state.batch} rows, input has ${batch}`);
     if (!rs) rs = { store: new RaggedStore(batch, KV, hd, 0, Array.from({ length: 2 * L }, () => new Float32Array(0))), lengths: new Array(batch).fill(0), version: 0 };
     const store = rs.store;
     if (rs.version !== store.version) {

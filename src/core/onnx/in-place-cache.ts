@@ -60,6 +60,11 @@ function attrInt(n: NodeProto, name: string): number | undefined {
  * kernel does not support).
  */
 export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, headDim: number): Uint8Array {
+  return onnx.ModelProto.encode(inPlaceCacheModel(modelBytes, numLayers, headDim)).finish();
+}
+
+/** deriveInPlaceCache's graph as a ModelProto, not encoded (enough to know whether there is one). */
+export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, headDim: number): onnxProto.onnx.ModelProto {
   if (headDim % IN_PLACE_HEAD_MULTIPLE !== 0) throw notDerivable(`head size ${headDim} is not a multiple of ${IN_PLACE_HEAD_MULTIPLE}`);
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -155,5 +160,5 @@ export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, he
     }
   }
   model.opsetImport = [...(model.opsetImport ?? []).filter((o) => o.domain !== 'com.microsoft'), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })];
-  return onnx.ModelProto.encode(model).finish();
+  return model;
 }
