@@ -69,7 +69,8 @@ function encodeAttr(name: string, a: Attr): pb.IAttributeProto {
   }
 }
 
-function valueInfo(name: string, dtype: DType, dims: readonly Dim[]): pb.IValueInfoProto {
+/** A typed graph input/output: dtype and dims (fixed sizes or symbolic names). */
+export function valueInfo(name: string, dtype: DType, dims: readonly Dim[]): pb.IValueInfoProto {
   return {
     name,
     type: {

@@ -28,6 +28,7 @@
 // saves: docs/performance.md.)
 import onnxProto from 'onnx-proto';
 import { LensError } from '../errors';
+import { dtypeCode, valueInfo } from './graph';
 
 type NodeProto = onnxProto.onnx.INodeProto;
 const { onnx } = onnxProto;
@@ -44,8 +45,6 @@ function notDerivable(why: string): LensError {
   return new LensError('bad-model', `No ragged in-place KV cache for this graph (${why}).`);
 }
 
-const INT32 = 6;
-const FLOAT = 1;
 
 function attrInt(n: NodeProto, name: string): number | undefined {
   const a = (n.attribute ?? []).find((x) => x.name === name);
@@ -125,12 +124,7 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
     n.input = (n.input ?? []).map((i) => rename.get(i) ?? i);
     n.output = (n.output ?? []).map((o) => rename.get(o) ?? o);
   }
-  const tensorInfo = (name: string, elemType: number, dims: (string | number)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-    });
-  graph.output = [...kept, ...newOutputs.map((o) => tensorInfo(o.name, FLOAT, ['batch_size', 'sequence_length', o.width]))];
+  graph.output = [...kept, ...newOutputs.map((o) => valueInfo(o.name, 'float32', ['batch_size', 'sequence_length', o.width]))];
 
   // Drop the mask input, then every node whose outputs nothing reads (the Identities, the mask's nodes).
   graph.input = (graph.input ?? []).filter((i) => i.name !== 'attention_mask');
@@ -148,11 +142,11 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
   const used = new Set<string>();
   for (const n of live) for (const i of n.input ?? []) used.add(i);
   graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name ?? ''));
-  graph.input.push(tensorInfo(SEQLENS_K, INT32, ['batch_size']), tensorInfo(TOTAL_SEQUENCE_LENGTH, INT32, [1]));
+  graph.input.push(valueInfo(SEQLENS_K, 'int32', ['batch_size']), valueInfo(TOTAL_SEQUENCE_LENGTH, 'int32', [1]));
   for (const v of graph.input) {
     if (!/^past_key_values\.\d+\.(key|value)$/.test(v.name ?? '')) continue;
     const t = v.type?.tensorType;
-    if (t?.elemType !== FLOAT) throw notDerivable(`${v.name} is not float32`);
+    if (t?.elemType !== dtypeCode('float32')) throw notDerivable(`${v.name} is not float32`);
     const dim = t.shape?.dim?.[2];
     if (dim) {
       dim.dimParam = 'cache_capacity';

@@ -14,13 +14,13 @@
 // and the head are found as for the derived early exits (src/core/onnx/early-exit.ts).
 import onnxProto from 'onnx-proto';
 import { parseDecoder } from './early-exit';
+import { dtypeCode, valueInfo } from './graph';
 
 const { onnx } = onnxProto;
 
 /** Name of the input the derived graph adds: how many last positions get logits (int64 [1]). */
 export const LOGITS_TO_KEEP = 'num_logits_to_keep';
 
-const INT64 = 7;
 
 /**
  * The graph of `modelBytes` with the `num_logits_to_keep` input, or null when the graph is not a
@@ -52,7 +52,7 @@ export function deriveLogitsToKeep(modelBytes: Uint8Array, numLayers: number): U
   const int64 = (base: string, values: bigint[]) => {
     const name = fresh(base);
     const data = BigInt64Array.from(values);
-    graph.initializer!.push(onnx.TensorProto.create({ name, dataType: INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) }));
+    graph.initializer!.push(onnx.TensorProto.create({ name, dataType: dtypeCode('int64'), dims: [values.length], rawData: new Uint8Array(data.buffer) }));
     return name;
   };
   const starts = fresh('starts');
@@ -70,12 +70,7 @@ export function deriveLogitsToKeep(modelBytes: Uint8Array, numLayers: number): U
   // Insert the slice just before the first head node (the graph stays topologically sorted).
   const nodes = graph.node!;
   nodes.splice(nodes.indexOf(head[0]), 0, ...sliceNodes);
-  inputs.push(
-    onnx.ValueInfoProto.create({
-      name: LOGITS_TO_KEEP,
-      type: { tensorType: { elemType: INT64, shape: { dim: [{ dimValue: 1 }] } } },
-    }),
-  );
+  inputs.push(valueInfo(LOGITS_TO_KEEP, 'int64', [1]));
   const logits = (graph.output ?? []).find((o) => o.name === 'logits');
   const seqDim = logits?.type?.tensorType?.shape?.dim?.[1];
   if (seqDim) {
