@@ -12,6 +12,7 @@ import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
 import { scoreText } from '../../src/core/scoring';
 import { repoRoot } from '../helpers/shared';
+import { maxAbsDiff } from '../helpers/export-runner';
 
 const { values: args } = parseArgs({
   options: { device: { type: 'string' }, model: { type: 'string' }, tolerance: { type: 'string' } },
@@ -25,11 +26,6 @@ const dev = await CausalLM.load(dir, { provider: device });
 console.log(`model ${dir}\nasked for ${device}: got ${dev.provider}${dev.providerNote ? ` (${dev.providerNote})` : ''}`);
 if (dev.provider !== device) process.exit(2);
 
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 let worst = 0;
 // Two rows of different length, left-padded, then ten cached decode steps.
 const ids = (t: string) => [cpu.bosId ?? 0, ...cpu.tokenizer.encode(t).map((s) => s.id)];
@@ -44,7 +40,7 @@ let rd = await dev.forward([pad(a), pad(b)], { newMask: [mask(a), mask(b)] });
 const V = rc.vocab;
 for (const [r, row] of [a, b].entries()) {
   const off = r * L * V + (L - row.length) * V;
-  worst = Math.max(worst, maxDiff(rc.logits.subarray(off, (r + 1) * L * V), rd.logits.subarray(off, (r + 1) * L * V)));
+  worst = Math.max(worst, maxAbsDiff(rc.logits.subarray(off, (r + 1) * L * V), rd.logits.subarray(off, (r + 1) * L * V)));
 }
 console.log(`prefill, 2 left-padded rows: max |Δ logit| ${worst.toExponential(2)}`);
 let stepWorst = 0;
@@ -52,7 +48,7 @@ for (let s = 0; s < 10; s++) {
   const next = [[5 + s], [9 + s]];
   rc = await cpu.forward(next, { state: rc.state });
   rd = await dev.forward(next, { state: rd.state });
-  stepWorst = Math.max(stepWorst, maxDiff(rc.logits, rd.logits));
+  stepWorst = Math.max(stepWorst, maxAbsDiff(rc.logits, rd.logits));
 }
 console.log(`10 cached decode steps: max |Δ logit| ${stepWorst.toExponential(2)}`);
 worst = Math.max(worst, stepWorst);

@@ -10,13 +10,7 @@ import { deriveEarlyExits } from '../../src/core/onnx/early-exit';
 import { isLensError } from '../../src/core/errors';
 import { makeTinyLlama, makeTinyGpt2 } from '../helpers/fixtures';
 import { tempDir } from '../helpers/shared';
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { maxAbsDiff } from '../helpers/export-runner';
 
 for (const weightsDtype of ['float32', 'float16'] as const) {
   test(`derived early exits equal the exported ones (${weightsDtype} weights, cache, left padding)`, async () => {
@@ -37,13 +31,13 @@ for (const weightsDtype of ['float32', 'float16'] as const) {
       const a2 = await native.forward([[4], [6]], { state: a1.state, earlyExit: early });
       const b2 = await plain.forward([[4], [6]], { state: b1.state, earlyExit: early });
       for (const [a, b] of [[a1, b1], [a2, b2]]) {
-        assert.ok(maxDiff(a.logits, b.logits) < 1e-5);
-        for (const k of early) assert.ok(maxDiff(a.early.get(k)!, b.early.get(k)!) < 1e-5, `layer ${k}`);
+        assert.ok(maxAbsDiff(a.logits, b.logits) < 1e-5);
+        for (const k of early) assert.ok(maxAbsDiff(a.early.get(k)!, b.early.get(k)!) < 1e-5, `layer ${k}`);
       }
       // The plain session still runs without exits, on a cache made by the derived one, with the same logits.
       const c2 = await plain.forward([[4], [6]], { state: b1.state });
       assert.equal(c2.early.size, 0);
-      assert.ok(maxDiff(c2.logits, b2.logits) < 1e-5, `plain vs derived logits differ by ${maxDiff(c2.logits, b2.logits)}`);
+      assert.ok(maxAbsDiff(c2.logits, b2.logits) < 1e-5, `plain vs derived logits differ by ${maxAbsDiff(c2.logits, b2.logits)}`);
       await assert.rejects(plain.forward([[4], [6]], { earlyExit: [4] }), /no early-exit logits for layer 4 \(it has: 1, 2, 3\)/);
     } finally {
       await native.dispose();

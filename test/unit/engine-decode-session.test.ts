@@ -9,13 +9,7 @@ import type { ModelConfig } from '../../src/core/types';
 import { generateAll } from '../../src/core/generate';
 import { makeTinyLlama } from '../helpers/fixtures';
 import { tempDir } from '../helpers/shared';
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { maxAbsDiff } from '../helpers/export-runner';
 
 test('a small model decodes on a 1-thread session with the main session’s numbers; decodeThreads = threads keeps one session', async () => {
   const dir = makeTinyLlama(join(tempDir(), 'dec'), { seed: 31, numLayers: 3 }).dir;
@@ -30,13 +24,13 @@ test('a small model decodes on a 1-thread session with the main session’s numb
     const prompt = Array.from({ length: DECODE_STEP_MAX_TOKENS + 3 }, (_, i) => 3 + ((i * 7) % 50));
     const a = await two.forward([prompt]);
     const b = await one.forward([prompt]);
-    assert.ok(maxDiff(a.logits, b.logits) < 1e-5);
+    assert.ok(maxAbsDiff(a.logits, b.logits) < 1e-5);
     let sa = a.state;
     let sb = b.state;
     for (const id of [5, 9, 13]) {
       const ra = await two.forward([[id]], { state: sa });
       const rb = await one.forward([[id]], { state: sb });
-      assert.ok(maxDiff(ra.logits, rb.logits) < 1e-5, `decode step ${id}`);
+      assert.ok(maxAbsDiff(ra.logits, rb.logits) < 1e-5, `decode step ${id}`);
       sa = ra.state;
       sb = rb.state;
     }

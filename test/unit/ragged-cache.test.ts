@@ -13,13 +13,8 @@ import { speculativeAll } from '../../src/core/decoding/speculative';
 import { isLensError } from '../../src/core/errors';
 import { makeTinyLlama, makeTinyGpt2 } from '../helpers/fixtures';
 import { tempDir } from '../helpers/shared';
+import { maxAbsDiff } from '../helpers/export-runner';
 
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 const TOL = 1e-4;
 
 async function pair(opts: Parameters<typeof makeTinyLlama>[1] = {}) {
@@ -45,17 +40,17 @@ test('ragged cache: same logits as the padded cache (batches of different length
     assert.ok(r.state.ragged, 'a ragged state');
     assert.equal(p.state.ragged, undefined, 'raggedCache: false keeps the padded cache');
     assert.deepEqual(r.state.ragged!.lengths, [7, 3]);
-    assert.ok(maxDiff(r.logits, p.logits) < TOL);
+    assert.ok(maxAbsDiff(r.logits, p.logits) < TOL);
     // Decode steps, then a 3-token step on rows of different lengths (one run per row), keeping 2.
     for (let s = 0; s < 5; s++) {
       r = await lm.forward([[10 + s], [20 + s]], { state: r.state, keepLast: 1 });
       p = await padded.forward([[10 + s], [20 + s]], { state: p.state, keepLast: 1 });
-      assert.ok(maxDiff(r.logits, p.logits) < TOL, `step ${s}`);
+      assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, `step ${s}`);
     }
     r = await lm.forward([[3, 4, 5], [6, 7, 8]], { state: r.state, keepLast: 2 });
     p = await padded.forward([[3, 4, 5], [6, 7, 8]], { state: p.state, keepLast: 2 });
     assert.equal(r.seq, 2);
-    assert.ok(maxDiff(r.logits, p.logits) < TOL, 'multi-token step');
+    assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'multi-token step');
     assert.deepEqual(r.state.ragged!.lengths, [15, 11]);
     assert.equal(r.state.pastLen, 15);
   } finally {
@@ -74,7 +69,7 @@ test('ragged cache: truncation, branching with selectRows, capacity growth, stal
     // Speculative-style: feed 4, keep 2 of them, go on.
     const r4 = await lm.forward([[9, 9, 9, 9]], { state: r.state, keepLast: 4 });
     const p4 = await padded.forward([[9, 9, 9, 9]], { state: p.state, keepLast: 4 });
-    assert.ok(maxDiff(r4.logits, p4.logits) < TOL);
+    assert.ok(maxAbsDiff(r4.logits, p4.logits) < TOL);
     await assert.rejects(lm.forward([[1]], { state: r.state }), (e: unknown) => isLensError(e) && /superseded/.test((e as Error).message));
     const rt = truncateState(r4.state, 72);
     const pt = truncateState(p4.state, 72);
@@ -82,9 +77,9 @@ test('ragged cache: truncation, branching with selectRows, capacity growth, stal
     const branch: KvState = selectRows(rt, [0, 0]); // a copy: two rows of the same cache
     r = await lm.forward([[12]], { state: rt, keepLast: 1 });
     p = await padded.forward([[12]], { state: pt, keepLast: 1 });
-    assert.ok(maxDiff(r.logits, p.logits) < TOL, 'after truncation');
+    assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'after truncation');
     const rb = await lm.forward([[12], [13]], { state: branch, keepLast: 1 });
-    assert.ok(maxDiff(rb.logits.subarray(0, rb.vocab), r.logits) < TOL, 'the branch is unaffected by the original going on');
+    assert.ok(maxAbsDiff(rb.logits.subarray(0, rb.vocab), r.logits) < TOL, 'the branch is unaffected by the original going on');
     await assert.rejects(lm.forward([[1, 2]], { state: r.state, earlyExit: [1] }), /early exits need the padded cache/);
     await assert.rejects(lm.forward([[1, 2], [0, 3]], { newMask: [Uint8Array.from([1, 1]), Uint8Array.from([0, 1])], ragged: true, keepLast: 2 }), /padded rows on a ragged cache take keepLast 1/);
   } finally {
