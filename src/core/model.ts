@@ -15,7 +15,7 @@ import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
 import onnxProto from 'onnx-proto';
-import { inPlaceCacheModel, newKeyValueName, SEQLENS_K, TOTAL_SEQUENCE_LENGTH } from './onnx/in-place-cache';
+import { inPlaceCacheModel, newKeyValueName, ATTN_BIAS_NEW, ATTN_BIAS_PAST } from './onnx/in-place-cache';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -128,10 +128,15 @@ class RaggedStore {
     public bufs: Float32Array[],
   ) {}
 
-  /** Grows every buffer to hold `need` positions per row (amortised: at least doubling, by 64s, at most `max`). */
+  /**
+   * Grows every buffer to hold `need` positions per row, at most `max`. A step reads a row's whole
+   * capacity (the slack is masked), so the buffer grows by an eighth (at least 16 positions), in
+   * multiples of 16: the slack stays small, and the copies cost a few positions per step amortised.
+   */
   ensure(need: number, max: number): void {
     if (need <= this.capacity) return;
-    const cap = Math.min(max, Math.ceil(Math.max(need, 2 * this.capacity, 64) / 64) * 64); // ≥ need, as need ≤ max
+    const grown = Math.max(need, this.capacity + Math.max(16, this.capacity >> 3));
+    const cap = Math.min(max, Math.ceil(grown / 16) * 16); // ≥ need, as need ≤ max
     const { batch, kvHeads: KV, headDim: hd } = this;
     this.bufs = this.bufs.map((old) => {
       const b = new Float32Array(batch * KV * cap * hd); // [batch, kvHeads, capacity, headDim]
@@ -553,11 +558,11 @@ export class CausalLM {
 
   /**
    * forward() on the ragged in-place cache (src/core/onnx/in-place-cache.ts): rows need no padding
-   * in the cache, each keeps its own length. One batched run when every row gets the same new tokens
-   * and either takes one token (a decode step) or starts empty (the kernel's "first prompt"); else one
-   * run per row (ONNX Runtime's kernel takes several new tokens on a cache for a batch of 1 only).
-   * Left padding in `newMask` is allowed with keepLast 1 (each row's last real token). null when the
-   * model has no ragged graph and no ragged state was given.
+   * in the cache, each keeps its own length. Left padding in `newMask` is allowed with keepLast 1 (each
+   * row's last real token); padded tokens are computed but never enter the cache. One batched run, or
+   * one run per row when left padding would be more than an eighth of the batch's new tokens (a prefill
+   * of a long context next to a short one). null when the model has no ragged graph and no ragged state
+   * was given.
    */
   private async forwardRagged(rows: number[][], keep: number, opts: ForwardOptions): Promise<ForwardResult | null> {
     const ses = await this.raggedSessions();
@@ -599,17 +604,35 @@ export class CausalLM {
     const V = this.vocab;
     const logits = new Float32Array(batch * keep * V); // [batch, keep, vocab]
 
-    /** One run over `idx` rows (all rows, or one) with `ids` [n][Sx]; writes their new keys / values and logits. */
-    const run = async (idx: number[], ids: number[][]) => {
+    const G = this.config.numHeads / KV;
+
+    /** One run over `idx` rows (all rows, or one), each with `ids` [Sx] of which its last real[b] are tokens; writes their new keys / values and logits. */
+    const run = async (idx: number[], ids: number[][], Sx: number) => {
       const n = idx.length;
-      const Sx = ids[0].length;
       const all = n === batch;
       const session = n * Sx <= DECODE_STEP_MAX_TOKENS ? ses.decode : ses.main;
+      const pad = idx.map((b) => Sx - real[b]); // left padding per row of this run
+      // Rows that start empty (a prompt) read no cache: a zero-capacity past, so that the first step
+      // does not score its queries against a whole buffer of masked slack.
+      const C = idx.some((b) => lengths[b] > 0) ? cap : 0;
+      // Masks (src/core/onnx/in-place-cache.ts): every query of row b sees its cached positions 0..len_b − 1
+      // and the step's real tokens up to itself (and always itself, so a padded query has a finite row).
+      const biasPast = new Float32Array(n * G * Sx * C).fill(-Infinity); // [n, 1, G·Sx, C]
+      const biasNew = new Float32Array(n * G * Sx * Sx).fill(-Infinity); // [n, 1, G·Sx, Sx]
+      idx.forEach((b, bi) => {
+        for (let r = 0; r < G * Sx; r++) {
+          biasPast.fill(0, (bi * G * Sx + r) * C, (bi * G * Sx + r) * C + lengths[b]);
+          const s = r % Sx;
+          const row = (bi * G * Sx + r) * Sx;
+          biasNew.fill(0, row + Math.min(pad[bi], s), row + s + 1); // a padded query (s < pad) sees itself only
+        }
+      });
       const feeds: Record<string, ort.Tensor> = {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [n, Sx]), // [n, Sx]
-        position_ids: new ort.Tensor('int64', BigInt64Array.from(idx.flatMap((b) => ids[0].map((_, j) => BigInt(lengths[b] + j)))), [n, Sx]), // [n, Sx]
-        [SEQLENS_K]: new ort.Tensor('int32', Int32Array.from(idx.map((b) => lengths[b] + Sx - 1)), [n]), // [n]: last new position per row
-        [TOTAL_SEQUENCE_LENGTH]: new ort.Tensor('int32', Int32Array.from([Math.max(...idx.map((b) => lengths[b] + Sx))]), [1]),
+        // Real token t of row b sits at position len_b + (t − pad_b); padding takes len_b (never cached).
+        position_ids: new ort.Tensor('int64', BigInt64Array.from(idx.flatMap((b, bi) => ids[bi].map((_, t) => BigInt(lengths[b] + Math.max(0, t - pad[bi]))))), [n, Sx]), // [n, Sx]
+        [ATTN_BIAS_PAST]: new ort.Tensor('float32', biasPast, [n, 1, G * Sx, C]),
+        [ATTN_BIAS_NEW]: new ort.Tensor('float32', biasNew, [n, 1, G * Sx, Sx]),
       };
       if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([idx.some((b) => lengths[b] > 0) ? 1 : 0]), [1]);
       const k = Math.min(keep, Sx);
@@ -618,9 +641,12 @@ export class CausalLM {
       for (let i = 0; i < L; i++) {
         for (const [j, kind] of [[0, 'key'], [1, 'value']] as const) {
           const buf = store.bufs[2 * i + j];
-          feeds[`past_key_values.${i}.${kind}`] = all
-            ? new ort.Tensor('float32', buf, [batch, KV, cap, hd]) // [batch, kvHeads, capacity, headDim]
-            : new ort.Tensor('float32', buf.subarray(idx[0] * per, (idx[0] + 1) * per), [1, KV, cap, hd]); // row idx[0]'s part
+          feeds[`past_key_values.${i}.${kind}`] =
+            C === 0
+              ? new ort.Tensor('float32', new Float32Array(0), [n, KV, 0, hd])
+              : all
+                ? new ort.Tensor('float32', buf, [batch, KV, cap, hd]) // [batch, kvHeads, capacity, headDim]
+                : new ort.Tensor('float32', buf.subarray(idx[0] * per, (idx[0] + 1) * per), [1, KV, cap, hd]); // row idx[0]'s part
         }
       }
       const t0 = performance.now();
@@ -632,10 +658,10 @@ export class CausalLM {
           const src = out[newKeyValueName(i, kind)].data as Float32Array; // [n, Sx, kvHeads*headDim]
           const dst = store.bufs[2 * i + j];
           idx.forEach((b, bi) => {
-            for (let t = 0; t < Sx; t++) {
+            for (let t = pad[bi]; t < Sx; t++) {
               for (let h = 0; h < KV; h++) {
                 const from = ((bi * Sx + t) * KV + h) * hd;
-                dst.set(src.subarray(from, from + hd), ((b * KV + h) * cap + lengths[b] + t) * hd);
+                dst.set(src.subarray(from, from + hd), ((b * KV + h) * cap + lengths[b] + t - pad[bi]) * hd);
               }
             }
           });
@@ -646,12 +672,14 @@ export class CausalLM {
       if (lt.dims[0] !== n || lt.dims[1] !== given) throw new LensError('bad-model', `logits has shape [${lt.dims.join(', ')}], expected [${n}, ${given}, vocab]`);
       const got = lastPositions(toFloat32(lt), n, given, k, V); // [n, k, vocab]
       idx.forEach((b, bi) => logits.set(got.subarray(bi * k * V, (bi + 1) * k * V), (b * keep + keep - k) * V));
-      for (const b of idx) lengths[b] += Sx;
+      idx.forEach((b, bi) => (lengths[b] += Sx - pad[bi]));
     };
 
-    const uniform = real.every((r) => r === S);
-    if (uniform && (S === 1 || lengths.every((l) => l === 0))) await run(rows.map((_, b) => b), rows);
-    else for (let b = 0; b < batch; b++) await run([b], [rows[b].slice(S - real[b])]);
+    // One batched run unless left padding is more than an eighth of it (then each row alone, unpadded:
+    // a padded prefill costs its padding in every layer, and its attention grows with S²).
+    const realTotal = real.reduce((a, r) => a + r, 0);
+    if (8 * realTotal >= 7 * batch * S) await run(rows.map((_, b) => b), rows, S);
+    else for (let b = 0; b < batch; b++) await run([b], [rows[b].slice(S - real[b])], real[b]);
     store.version++;
     return {
       batch,

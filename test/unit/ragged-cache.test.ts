@@ -53,6 +53,30 @@ test('ragged cache: same logits as the padded cache (batches of different length
     assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'multi-token step');
     assert.deepEqual(r.state.ragged!.lengths, [15, 11]);
     assert.equal(r.state.pastLen, 15);
+    // A left-padded multi-token step on a filled cache, in one batched run (padding ≤ 1/8 of the tokens):
+    // padded tokens never enter the cache.
+    const rows8 = [[2, 3, 4, 5, 6, 7, 8, 9], [0, 11, 12, 13, 14, 15, 16, 17]];
+    const mask8 = [new Uint8Array(8).fill(1), Uint8Array.from([0, 1, 1, 1, 1, 1, 1, 1])];
+    const runs = lm.runStats.runs;
+    r = await lm.forward(rows8, { state: r.state, newMask: mask8, keepLast: 1 });
+    p = await padded.forward(rows8, { state: p.state, newMask: mask8, keepLast: 1 });
+    assert.equal(lm.runStats.runs - runs, 1, 'one batched run');
+    assert.deepEqual(r.state.ragged!.lengths, [23, 18]);
+    assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'left-padded step on a cache');
+    // Mostly padding: one run per row, unpadded.
+    const rowsP = [[21, 22, 23, 24], [0, 0, 0, 25]];
+    const maskP = [new Uint8Array(4).fill(1), Uint8Array.from([0, 0, 0, 1])];
+    const runs2 = lm.runStats.runs;
+    r = await lm.forward(rowsP, { state: r.state, newMask: maskP, keepLast: 1 });
+    p = await padded.forward(rowsP, { state: p.state, newMask: maskP, keepLast: 1 });
+    assert.equal(lm.runStats.runs - runs2, 2, 'a run per row');
+    assert.deepEqual(r.state.ragged!.lengths, [27, 19]);
+    assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'per-row step');
+    for (let s = 0; s < 3; s++) {
+      r = await lm.forward([[30 + s], [40 + s]], { state: r.state, keepLast: 1 });
+      p = await padded.forward([[30 + s], [40 + s]], { state: p.state, keepLast: 1 });
+      assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, `step ${s} after the padded steps`);
+    }
   } finally {
     await lm.dispose();
     await padded.dispose();
@@ -106,6 +130,25 @@ test('decoding loops on the ragged cache give the padded cache\'s tokens', async
   } finally {
     await lm.dispose();
     await padded.dispose();
+  }
+});
+
+test('ragged cache: head sizes of any multiple, and one KV head per query head', async () => {
+  for (const opts of [{ dim: 36, numHeads: 3, numKvHeads: 3 }, { dim: 60, numHeads: 6, numKvHeads: 2 }]) {
+    const { lm, padded } = await pair(opts);
+    try {
+      assert.equal(await lm.hasRaggedCache(), true, `head size ${opts.dim / opts.numHeads}`);
+      let r = await lm.forward([[1, 4, 6, 2], [0, 0, 1, 9]], { newMask: [new Uint8Array(4).fill(1), Uint8Array.from([0, 0, 1, 1])], keepLast: 1, ragged: true });
+      let p = await padded.forward([[1, 4, 6, 2], [0, 0, 1, 9]], { newMask: [new Uint8Array(4).fill(1), Uint8Array.from([0, 0, 1, 1])], keepLast: 1 });
+      for (let s = 0; s < 4; s++) {
+        r = await lm.forward([[5 + s], [7 + s]], { state: r.state, keepLast: 1 });
+        p = await padded.forward([[5 + s], [7 + s]], { state: p.state, keepLast: 1 });
+        assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, `step ${s}`);
+      }
+    } finally {
+      await lm.dispose();
+      await padded.dispose();
+    }
   }
 });
 

@@ -4,28 +4,35 @@
 //
 // The ONNX `Attention` op takes past_key [B, kvH, P, hd] and returns present_key = concat(past, new):
 // every row of a batch has the same length P (shorter rows are left-padded and attend over their
-// padding), and each step hands back a new tensor of the whole cache. ONNX Runtime's
-// `GroupQueryAttention` (com.microsoft) reads a cache of any capacity [B, kvH, C, hd] plus
-// `seqlens_k[b]` = (row b's length after this step) − 1: row b's S new tokens sit at positions
-// seqlens_k[b] − S + 1 .. seqlens_k[b] and attend to positions 0 .. seqlens_k[b] only. So the rows of a
-// batch keep their own lengths without padding (a 20-token context next to a 900-token one costs 20
-// positions, not 900), and a row's position ids are simply 0 .. len − 1, as the padded graph computes
-// them for a left-padded row (positions count real tokens only).
+// padding), and each step hands back a new tensor of the whole cache. Here each layer's `Attention`
+// becomes attention written out in plain ops over two blocks of keys:
+//   - the cache buffer itself, [B, kvH, C, hd] for a capacity C ≥ every row's length: row b's cached
+//     positions are 0 .. len_b − 1, the rest of the buffer is masked off by `attn_bias_past`;
+//   - the step's own new keys, [B, kvH, S, hd], causal among themselves (and left padding masked) by
+//     `attn_bias_new`.
+// Both score blocks go through one softmax (Concat on the key axis, Softmax, Split), and the output is
+// probs_past · V_cache + probs_new · V_new. Nothing copies the cache: the scores are a MatMul against
+// it (ONNX Runtime fuses the transpose into the MatMul), so a step reads each row's cache once, where
+// ONNX Runtime's GroupQueryAttention kernel (this graph's first design) cleared a present buffer of the
+// full capacity and copied the past into it for every query head, several times the memory traffic of
+// the reads alone: at 220 cached positions, four rows decoded in 1.0 ms against 1.4 (docs/performance.md).
+// The rows of a batch keep their own lengths without padding (a 20-token context next to a 900-token
+// one reads 20 positions of its row, plus the buffer's slack), a row's position ids are simply
+// 0 .. len − 1 as the padded graph computes them for a left-padded row, and a step of several new
+// tokens works on rows of different lengths in one run.
 //
 // Derivation, on the file's own graph (same weights, no re-export):
 //   Attention(q, k, v, mask, past_k, past_v) → (y, present_k, present_v)
-// becomes
-//   GroupQueryAttention(q, k, v, past_k, past_v, seqlens_k, total_sequence_length) → (y, ·, ·)
-// whose present outputs stay inside the graph, and the graph outputs `new_key_values.{i}.key/value`:
-// the new positions' keys (after RoPE) and values, [B, S, kvH·hd]. The engine writes those into its
-// buffer (src/core/model.ts); it never reads a whole cache back. RoPE stays the graph's own
-// RotaryEmbedding nodes fed by position_ids; the attention mask input and the nodes that built the
-// additive mask from it are removed.
+// becomes the subgraph above reading past_k / past_v (now the engine's buffers) and the two bias inputs,
+// and the graph outputs `new_key_values.{i}.key/value`: the new positions' keys (after RoPE) and values,
+// [B, S, kvH·hd]. The engine writes those into its buffer (src/core/model.ts); it never reads a whole
+// cache back. RoPE stays the graph's own RotaryEmbedding nodes fed by position_ids; the attention mask
+// input and the nodes that built the additive mask from it are removed.
 //
-// (ONNX Runtime can also write the new positions into the cache buffer itself, when the same memory is
-// passed as past_key and as a pre-allocated present_key; but onnxruntime-node 1.30 copies every output,
-// pre-allocated ones included, into a new JavaScript buffer after the run, which costs more than it
-// saves: docs/performance.md.)
+// (ONNX Runtime can also write the new positions into the cache buffer itself, through
+// GroupQueryAttention with the same memory passed as past_key and as a pre-allocated present_key; but
+// onnxruntime-node 1.30 copies every output, pre-allocated ones included, into a new JavaScript buffer
+// after the run, which costs more than it saves: docs/performance.md.)
 import onnxProto from 'onnx-proto';
 import { LensError } from '../errors';
 import { dtypeCode, valueInfo } from './graph';
@@ -33,13 +40,17 @@ import { dtypeCode, valueInfo } from './graph';
 type NodeProto = onnxProto.onnx.INodeProto;
 const { onnx } = onnxProto;
 
-/** The two inputs the derived graph adds: int32 [batch] and int32 [1] (the longest row's length). */
-export const SEQLENS_K = 'seqlens_k';
-export const TOTAL_SEQUENCE_LENGTH = 'total_sequence_length';
+/**
+ * The two inputs the derived graph adds, float32 additive masks (0 = attend, −∞ = not), with G = query
+ * heads per KV head and each query's row repeated for its G heads (row g·S + s is query s):
+ * - `attn_bias_past` [batch, 1, G·S, capacity]: 0 at a row's cached positions (p < len_b), else −∞;
+ * - `attn_bias_new` [batch, 1, G·S, S]: 0 where new token s may see new token t (t ≤ s and t is not
+ *   left padding; a token always sees itself, so no row of scores is all −∞), else −∞.
+ */
+export const ATTN_BIAS_PAST = 'attn_bias_past';
+export const ATTN_BIAS_NEW = 'attn_bias_new';
 /** Output names of the new positions' keys / values, [batch, seq, kvHeads·headDim]. */
 export const newKeyValueName = (layer: number, kind: 'key' | 'value'): string => `new_key_values.${layer}.${kind}`;
-/** ONNX Runtime's CPU GroupQueryAttention kernel needs head_size % 8 == 0. */
-export const IN_PLACE_HEAD_MULTIPLE = 8;
 
 function notDerivable(why: string): LensError {
   return new LensError('bad-model', `No ragged in-place KV cache for this graph (${why}).`);
@@ -51,12 +62,80 @@ function attrInt(n: NodeProto, name: string): number | undefined {
   return a ? Number(a.i) : undefined;
 }
 
+/** Constant initializers of the derived graph (shapes, split sizes), each made once and shared by the layers. */
+class Consts {
+  readonly tensors: onnxProto.onnx.ITensorProto[] = [];
+  private readonly names = new Map<string, string>();
+  /** An int64 [n] constant. */
+  i64(values: number[]): string {
+    const key = `lens_cache_i64_${values.join('_').replace(/-/g, 'm')}`;
+    if (!this.names.has(key)) {
+      this.tensors.push(onnx.TensorProto.create({ name: key, dataType: dtypeCode('int64'), dims: [values.length], int64Data: values }));
+      this.names.set(key, key);
+    }
+    return key;
+  }
+  /** A float32 scalar constant. */
+  f32(value: number, tag: string): string {
+    const key = `lens_cache_f32_${tag}`;
+    if (!this.names.has(key)) {
+      this.tensors.push(onnx.TensorProto.create({ name: key, dataType: dtypeCode('float32'), dims: [], floatData: [value] }));
+      this.names.set(key, key);
+    }
+    return key;
+  }
+}
+
+/**
+ * One layer's attention over the engine's cache buffer plus the step's own keys (see the top of this
+ * file), as plain ONNX ops. Head h of the query reads KV head ⌊h / G⌋ (G = H / KV), as in the fused op.
+ */
+function attentionOverCache(
+  layer: number,
+  io: { q: string; k: string; v: string; pastK: string; pastV: string; y: string },
+  dims: { H: number; KV: number; hd: number; scale: number },
+  consts: Consts,
+): NodeProto[] {
+  const { H, KV, hd, scale } = dims;
+  const G = H / KV;
+  const out: NodeProto[] = [];
+  let count = 0;
+  const op = (opType: string, input: string[], attrs: Record<string, number | number[]> = {}, outputs = 1, name?: string): string[] => {
+    const output = name ? [name] : Array.from({ length: outputs }, () => `lens_cache/${layer}/${opType}_${count++}`);
+    const attribute = Object.entries(attrs).map(([k, v]) =>
+      Array.isArray(v)
+        ? onnx.AttributeProto.create({ name: k, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
+        : onnx.AttributeProto.create({ name: k, type: onnx.AttributeProto.AttributeType.INT, i: v }),
+    );
+    out.push(onnx.NodeProto.create({ name: `lens_cache/${layer}/${opType}_${count++}`, opType, input, output, attribute }));
+    return output;
+  };
+  // Queries, scaled once: [B, S, H·hd] → [B, S, KV, G, hd] → [B, KV, G, S, hd] → [B, KV, G·S, hd].
+  const qs = op('Mul', [io.q, consts.f32(scale, `scale_${layer}`)])[0];
+  const q = op('Reshape', [op('Transpose', [op('Reshape', [qs, consts.i64([0, 0, KV, G, hd])])[0]], { perm: [0, 2, 3, 1, 4] })[0], consts.i64([0, 0, -1, hd])])[0];
+  // The step's keys / values: [B, S, KV·hd] → [B, KV, S, hd].
+  const heads = (x: string) => op('Transpose', [op('Reshape', [x, consts.i64([0, 0, KV, hd])])[0]], { perm: [0, 2, 1, 3] })[0];
+  const kNew = heads(io.k);
+  const vNew = heads(io.v);
+  const T = (x: string) => op('Transpose', [x], { perm: [0, 1, 3, 2] })[0]; // [B, KV, n, hd] → [B, KV, hd, n]
+  const scoresPast = op('Add', [op('MatMul', [q, T(io.pastK)])[0], ATTN_BIAS_PAST])[0]; // [B, KV, G·S, C]
+  const scoresNew = op('Add', [op('MatMul', [q, T(kNew)])[0], ATTN_BIAS_NEW])[0]; // [B, KV, G·S, S]
+  const probs = op('Softmax', [op('Concat', [scoresPast, scoresNew], { axis: -1 })[0]], { axis: -1 })[0]; // [B, KV, G·S, C + S]
+  // Split sizes [C, S], from the shapes of this step's inputs.
+  const sizes = op('Concat', [op('Shape', [io.pastK], { start: 2, end: 3 })[0], op('Shape', [io.k], { start: 1, end: 2 })[0]], { axis: 0 })[0];
+  const [pPast, pNew] = op('Split', [probs, sizes], { axis: -1 }, 2);
+  const ctx = op('Add', [op('MatMul', [pPast, io.pastV])[0], op('MatMul', [pNew, vNew])[0]])[0]; // [B, KV, G·S, hd]
+  // Back to [B, KV, G, S, hd] → [B, S, KV, G, hd] → [B, S, H·hd].
+  const back = op('Transpose', [op('Reshape', [ctx, consts.i64([0, 0, G, -1, hd])])[0]], { perm: [0, 3, 1, 2, 4] })[0];
+  op('Reshape', [back, consts.i64([0, 0, -1])], {}, 1, io.y);
+  return out;
+}
+
 /**
  * The derived graph (ModelProto bytes) of a decoder whose attention is ONNX's fused `Attention` op
  * reading the past_key_values inputs directly (float32 cache), each `present.{i}` that op's own output
  * through an Identity, and which has a position_ids input. Throws a LensError naming the reason for
- * anything else (GPT-2 and primitive-op graphs, float16 caches, head-combine exports, head sizes the
- * kernel does not support).
+ * anything else (GPT-2 and primitive-op graphs, float16 caches, head-combine exports).
  */
 export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, headDim: number): Uint8Array {
   return onnx.ModelProto.encode(inPlaceCacheModel(modelBytes, numLayers, headDim)).finish();
@@ -64,7 +143,6 @@ export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, he
 
 /** deriveInPlaceCache's graph as a ModelProto, not encoded (enough to know whether there is one). */
 export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, headDim: number): onnxProto.onnx.ModelProto {
-  if (headDim % IN_PLACE_HEAD_MULTIPLE !== 0) throw notDerivable(`head size ${headDim} is not a multiple of ${IN_PLACE_HEAD_MULTIPLE}`);
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(modelBytes);
@@ -81,6 +159,7 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
   for (const n of nodes) for (const i of n.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), n]);
 
   const newOutputs: { name: string; value: string; width: number }[] = [];
+  const consts = new Consts();
   for (let layer = 0; layer < numLayers; layer++) {
     const pastK = `past_key_values.${layer}.key`;
     const pastV = `past_key_values.${layer}.value`;
@@ -102,19 +181,11 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
     // The graph outputs become the new positions' keys and values: GQA's own inputs k, v (after RoPE).
     newOutputs.push({ name: newKeyValueName(layer, 'key'), value: n.input![1], width: KV * headDim });
     newOutputs.push({ name: newKeyValueName(layer, 'value'), value: n.input![2], width: KV * headDim });
-    const scale = (n.attribute ?? []).find((a) => a.name === 'scale');
-    nodes[nodes.indexOf(n)] = onnx.NodeProto.create({
-      name: `${n.name || `attention_${layer}`}/in_place`,
-      opType: 'GroupQueryAttention',
-      domain: 'com.microsoft',
-      input: [n.input![0], n.input![1], n.input![2], pastK, pastV, SEQLENS_K, TOTAL_SEQUENCE_LENGTH],
-      output: [y, `${kAll}/in_place`, `${vAll}/in_place`], // present: inside the graph only
-      attribute: [
-        onnx.AttributeProto.create({ name: 'num_heads', type: onnx.AttributeProto.AttributeType.INT, i: H }),
-        onnx.AttributeProto.create({ name: 'kv_num_heads', type: onnx.AttributeProto.AttributeType.INT, i: KV }),
-        ...(scale ? [onnx.AttributeProto.create({ name: 'scale', type: onnx.AttributeProto.AttributeType.FLOAT, f: scale.f })] : []),
-      ],
-    });
+    const scaleAttr = (n.attribute ?? []).find((a) => a.name === 'scale');
+    const scale = scaleAttr?.f ?? 1 / Math.sqrt(headDim);
+    if (H % KV !== 0) throw notDerivable(`${H} query heads do not divide into ${KV} KV heads`);
+    const at = nodes.indexOf(n);
+    nodes.splice(at, 1, ...attentionOverCache(layer, { q: n.input![0], k: n.input![1], v: n.input![2], pastK, pastV, y }, { H, KV, hd: headDim, scale }, consts));
   }
   // Outputs: logits (and anything else that is not a cache) stay; the present outputs go. A graph output
   // must be a value's own name, so each new key/value output is that value renamed throughout.
@@ -133,7 +204,7 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
   for (;;) {
     const read = new Set<string>(outputs);
     for (const n of live) for (const i of n.input ?? []) read.add(i);
-    const next = live.filter((n) => n.opType === 'GroupQueryAttention' || (n.output ?? []).some((o) => read.has(o)));
+    const next = live.filter((n) => (n.output ?? []).some((o) => read.has(o)));
     if (next.length === live.length) break;
     live = next;
   }
@@ -142,7 +213,11 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
   const used = new Set<string>();
   for (const n of live) for (const i of n.input ?? []) used.add(i);
   graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name ?? ''));
-  graph.input.push(valueInfo(SEQLENS_K, 'int32', ['batch_size']), valueInfo(TOTAL_SEQUENCE_LENGTH, 'int32', [1]));
+  graph.initializer.push(...consts.tensors);
+  graph.input.push(
+    valueInfo(ATTN_BIAS_PAST, 'float32', ['batch_size', 1, 'grouped_queries', 'cache_capacity']),
+    valueInfo(ATTN_BIAS_NEW, 'float32', ['batch_size', 1, 'grouped_queries', 'sequence_length']),
+  );
   for (const v of graph.input) {
     if (!/^past_key_values\.\d+\.(key|value)$/.test(v.name ?? '')) continue;
     const t = v.type?.tensorType;
@@ -153,6 +228,5 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
       dim.dimValue = undefined as unknown as number;
     }
   }
-  model.opsetImport = [...(model.opsetImport ?? []).filter((o) => o.domain !== 'com.microsoft'), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })];
   return model;
 }
