@@ -561,8 +561,8 @@ export class CausalLM {
    * in the cache, each keeps its own length. Left padding in `newMask` is allowed with keepLast 1 (each
    * row's last real token); padded tokens are computed but never enter the cache. One batched run, or
    * one run per row when left padding would be more than an eighth of the batch's new tokens (a prefill
-   * of a long context next to a short one). null when the model has no ragged graph and no ragged state
-   * was given.
+   * of a long context next to a short one). A new cache (no state) is prefilled by the padded graph and
+   * copied in. null when the model has no ragged graph and no ragged state was given.
    */
   private async forwardRagged(rows: number[][], keep: number, opts: ForwardOptions): Promise<ForwardResult | null> {
     const ses = await this.raggedSessions();
@@ -605,6 +605,43 @@ export class CausalLM {
     const logits = new Float32Array(batch * keep * V); // [batch, keep, vocab]
 
     const G = this.config.numHeads / KV;
+    const realTotal = real.reduce((a, r) => a + r, 0);
+    // Left padding over an eighth of the new tokens: each row runs alone, unpadded (a padded prefill pays
+    // for its padding in every layer, and its attention grows with S²).
+    const groups = 8 * realTotal >= 7 * batch * S ? [rows.map((_, b) => b)] : rows.map((_, b) => [b]);
+
+    if (!opts.state) {
+      // A prompt reads no cache, so the padded graph prefills it: its fused Attention is faster there than
+      // attention written out in plain ops (english-base, 192 tokens: 9.2 against 13.2 ms). Its cache,
+      // [rows, kvHeads, S, headDim] with the left padding first, is copied into the ragged buffers.
+      for (const idx of groups) {
+        const Sg = Math.max(...idx.map((b) => real[b]));
+        const p = await this.forward(
+          idx.map((b) => rows[b].slice(S - Sg)),
+          { newMask: opts.newMask && idx.map((b) => opts.newMask![b].subarray(S - Sg)), keepLast: keep },
+        );
+        for (let i = 0; i < 2 * L; i++) {
+          const src = p.state.tensors[i].data as Float32Array; // [rows, kvHeads, Sg, headDim]
+          const dst = store.bufs[i];
+          idx.forEach((b, bi) => {
+            for (let h = 0; h < KV; h++) {
+              const from = ((bi * KV + h) * Sg + Sg - real[b]) * hd;
+              dst.set(src.subarray(from, from + real[b] * hd), (b * KV + h) * cap * hd);
+            }
+          });
+        }
+        idx.forEach((b, bi) => logits.set(p.logits.subarray(bi * keep * V, (bi + 1) * keep * V), b * keep * V));
+      }
+      store.version++;
+      return {
+        batch,
+        seq: keep,
+        vocab: V,
+        logits,
+        early: new Map(),
+        state: { batch, pastLen: Math.max(...real), tensors: [], mask: [], ragged: { store, lengths: [...real], version: store.version } },
+      };
+    }
 
     /** One run over `idx` rows (all rows, or one), each with `ids` [Sx] of which its last real[b] are tokens; writes their new keys / values and logits. */
     const run = async (idx: number[], ids: number[][], Sx: number) => {
@@ -675,11 +712,7 @@ export class CausalLM {
       idx.forEach((b, bi) => (lengths[b] += Sx - pad[bi]));
     };
 
-    // One batched run unless left padding is more than an eighth of it (then each row alone, unpadded:
-    // a padded prefill costs its padding in every layer, and its attention grows with S²).
-    const realTotal = real.reduce((a, r) => a + r, 0);
-    if (8 * realTotal >= 7 * batch * S) await run(rows.map((_, b) => b), rows, S);
-    else for (let b = 0; b < batch; b++) await run([b], [rows[b].slice(S - real[b])], real[b]);
+    for (const idx of groups) await run(idx, idx.length === batch ? rows : [rows[idx[0]].slice(S - real[idx[0]])], idx.length === batch ? S : real[idx[0]]);
     store.version++;
     return {
       batch,
