@@ -15,7 +15,7 @@ import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
 import onnxProto from 'onnx-proto';
-import { inPlaceCacheModel, newKeyValueName, ATTN_BIAS_NEW, ATTN_BIAS_PAST } from './onnx/in-place-cache';
+import { inPlaceCacheModel, newKeyValueName, ATTN_BIAS, ATTN_BIAS_NEW, ATTN_BIAS_PAST, defaultCacheAttention, type CacheAttention } from './onnx/in-place-cache';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -47,6 +47,11 @@ export interface LoadOptions {
    * only; see ForwardOptions.ragged). false keeps every step on the padded cache.
    */
   raggedCache?: boolean;
+  /**
+   * How the ragged cache's graph attends over the cache buffer (src/core/onnx/in-place-cache.ts,
+   * CacheAttention); default by the size of a row's cache at the model's full context.
+   */
+  cacheAttention?: CacheAttention;
 }
 
 /** Graphs up to this size get num_logits_to_keep at load (the file is read and re-encoded once). */
@@ -265,6 +270,8 @@ export class CausalLM {
     /** Intra-op threads of small steps (LoadOptions.decodeThreads); equal to `threads` when one session runs everything. */
     readonly decodeThreads: number = threads,
     private readonly raggedAllowed = false,
+    /** The ragged cache graph's attention (LoadOptions.cacheAttention). */
+    readonly cacheAttention: CacheAttention = 'plain',
   ) {
     this.head = new ScoringHead(threads);
   }
@@ -311,19 +318,19 @@ export class CausalLM {
   }
 
   /**
-   * What decoding loops run on, for `lens info`: 'ragged' (the in-place cache), or 'padded: <why>'.
+   * What decoding loops run on, for `lens info`: 'ragged (plain|fused attention)' (the in-place cache), or 'padded: <why>'.
    * Reads the file (no session is made).
    */
   private decodeCacheKind(): string {
     if (!this.raggedAllowed) return this.provider === 'cpu' ? 'padded: turned off (raggedCache: false)' : `padded: the ragged cache is CPU-only (${this.provider})`;
     const model = this.inPlaceCacheModel();
-    return model instanceof LensError ? `padded: ${model.message}` : 'ragged';
+    return model instanceof LensError ? `padded: ${model.message}` : `ragged (${this.cacheAttention} attention)`;
   }
 
   /** The ragged cache's graph derived from this model's file (not encoded), or the LensError saying why there is none. */
   private inPlaceCacheModel(): onnxProto.onnx.ModelProto | LensError {
     try {
-      return inPlaceCacheModel(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim);
+      return inPlaceCacheModel(readFileSync(this.onnxPath), this.config.numLayers, this.config.headDim, this.cacheAttention);
     } catch (e) {
       if (e instanceof LensError) return e;
       throw e;
@@ -404,7 +411,9 @@ export class CausalLM {
       const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
       if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
       const ragged = (opts.raggedCache ?? true) && provider === 'cpu';
-      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads, ragged);
+      const cacheAttention = opts.cacheAttention ?? defaultCacheAttention(config.maxPositions, config.numKvHeads, config.headDim);
+      if (cacheAttention !== 'plain' && cacheAttention !== 'fused') throw new LensError('bad-argument', `cacheAttention must be plain or fused, got ${String(cacheAttention)}`);
+      return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads, ragged, cacheAttention);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -654,13 +663,18 @@ export class CausalLM {
       const C = idx.some((b) => lengths[b] > 0) ? cap : 0;
       // Masks (src/core/onnx/in-place-cache.ts): every query of row b sees its cached positions 0..len_b − 1
       // and the step's real tokens up to itself (and always itself, so a padded query has a finite row).
-      const biasPast = new Float32Array(n * G * Sx * C).fill(-Infinity); // [n, 1, G·Sx, C]
-      const biasNew = new Float32Array(n * G * Sx * Sx).fill(-Infinity); // [n, 1, G·Sx, Sx]
+      // plain: two blocks, each query row repeated for the G heads that share a KV head; fused: one
+      // block [cache ‖ new] per query row.
+      const plain = this.cacheAttention === 'plain';
+      const reps = plain ? G : 1;
+      const widthPast = plain ? C : C + Sx; // a row of biasPast; fused: the whole row, new block at C
+      const biasPast = new Float32Array(n * reps * Sx * widthPast).fill(-Infinity); // plain [n, 1, G·Sx, C]; fused [n, 1, Sx, C + Sx]
+      const biasNew = plain ? new Float32Array(n * G * Sx * Sx).fill(-Infinity) : biasPast; // plain [n, 1, G·Sx, Sx]
       idx.forEach((b, bi) => {
-        for (let r = 0; r < G * Sx; r++) {
-          biasPast.fill(0, (bi * G * Sx + r) * C, (bi * G * Sx + r) * C + lengths[b]);
+        for (let r = 0; r < reps * Sx; r++) {
+          biasPast.fill(0, (bi * reps * Sx + r) * widthPast, (bi * reps * Sx + r) * widthPast + lengths[b]);
           const s = r % Sx;
-          const row = (bi * G * Sx + r) * Sx;
+          const row = plain ? (bi * G * Sx + r) * Sx : (bi * Sx + r) * widthPast + C;
           biasNew.fill(0, row + Math.min(pad[bi], s), row + s + 1); // a padded query (s < pad) sees itself only
         }
       });
@@ -668,9 +682,11 @@ export class CausalLM {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [n, Sx]), // [n, Sx]
         // Real token t of row b sits at position len_b + (t − pad_b); padding takes len_b (never cached).
         position_ids: new ort.Tensor('int64', BigInt64Array.from(idx.flatMap((b, bi) => ids[bi].map((_, t) => BigInt(lengths[b] + Math.max(0, t - pad[bi]))))), [n, Sx]), // [n, Sx]
-        [ATTN_BIAS_PAST]: new ort.Tensor('float32', biasPast, [n, 1, G * Sx, C]),
-        [ATTN_BIAS_NEW]: new ort.Tensor('float32', biasNew, [n, 1, G * Sx, Sx]),
       };
+      if (plain) {
+        feeds[ATTN_BIAS_PAST] = new ort.Tensor('float32', biasPast, [n, 1, G * Sx, C]);
+        feeds[ATTN_BIAS_NEW] = new ort.Tensor('float32', biasNew, [n, 1, G * Sx, Sx]);
+      } else feeds[ATTN_BIAS] = new ort.Tensor('float32', biasPast, [n, 1, Sx, C + Sx]);
       if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([idx.some((b) => lengths[b] > 0) ? 1 : 0]), [1]);
       const k = Math.min(keep, Sx);
       if (ses.keep) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]); // [1]
