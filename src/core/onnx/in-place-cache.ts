@@ -4,30 +4,36 @@
 //
 // The ONNX `Attention` op takes past_key [B, kvH, P, hd] and returns present_key = concat(past, new):
 // every row of a batch has the same length P (shorter rows are left-padded and attend over their
-// padding), and each step hands back a new tensor of the whole cache. Here each layer's `Attention`
-// becomes attention written out in plain ops over two blocks of keys:
+// padding), and each step hands back a new tensor of the whole cache. Here each layer attends over two
+// blocks of keys:
 //   - the cache buffer itself, [B, kvH, C, hd] for a capacity C ≥ every row's length: row b's cached
-//     positions are 0 .. len_b − 1, the rest of the buffer is masked off by `attn_bias_past`;
-//   - the step's own new keys, [B, kvH, S, hd], causal among themselves (and left padding masked) by
-//     `attn_bias_new`.
-// Both score blocks go through one softmax (Concat on the key axis, Softmax, Split), and the output is
-// probs_past · V_cache + probs_new · V_new. Nothing copies the cache: the scores are a MatMul against
-// it (ONNX Runtime fuses the transpose into the MatMul), so a step reads each row's cache once, where
-// ONNX Runtime's GroupQueryAttention kernel (this graph's first design) cleared a present buffer of the
-// full capacity and copied the past into it for every query head, several times the memory traffic of
-// the reads alone: at 220 cached positions, four rows decoded in 1.0 ms against 1.4 (docs/performance.md).
-// The rows of a batch keep their own lengths without padding (a 20-token context next to a 900-token
-// one reads 20 positions of its row, plus the buffer's slack), a row's position ids are simply
-// 0 .. len − 1 as the padded graph computes them for a left-padded row, and a step of several new
-// tokens works on rows of different lengths in one run.
+//     positions are 0 .. len_b − 1, and the rest of its buffer is masked off;
+//   - the step's own new keys, [B, kvH, S, hd], causal among themselves, left padding masked.
+// A row's position ids are simply 0 .. len − 1, as the padded graph computes them for a left-padded
+// row; rows keep their own lengths without padding in the cache; a step of several new tokens works on
+// rows of different lengths in one run; and the graph's outputs are only the new positions' keys and
+// values, which the engine writes into its buffers (src/core/model.ts). It never reads a cache back.
+// A batched step reads the buffer's full capacity for every row (masked beyond each row's length).
+//
+// Two ways to attend (CacheAttention), chosen per model by the size of a row's cache:
+//   - `fused`: the layer's own `Attention` node, kept, with the buffer as its past and one additive mask
+//     `attn_bias` [B, 1, S, C + S]. One node per layer; the op concatenates the buffer and the new keys
+//     into an internal present, a copy of the buffer per step, cheap for small caches (the zoo models).
+//   - `plain`: attention written out in plain ops, masks `attn_bias_past` / `attn_bias_new`: both score
+//     blocks through one softmax (Concat on the key axis, Softmax, Split), output probs_past · V_cache +
+//     probs_new · V_new. Nothing copies the cache (ONNX Runtime fuses the transposes into its MatMuls),
+//     so a step reads each row's cache once, at the price of ~20 small nodes per layer: the better
+//     choice for large caches (a random 11M Llama at 900 positions, 4 rows: 2.8 against 3.5 ms a step).
+// Both replace this graph's first design, ONNX Runtime's GroupQueryAttention (com.microsoft): its CPU
+// kernel cleared a present buffer of the full capacity and copied each row's past into it once per
+// query head, every layer, every step (4.6 ms in the case above). docs/performance.md has the figures.
 //
 // Derivation, on the file's own graph (same weights, no re-export):
 //   Attention(q, k, v, mask, past_k, past_v) → (y, present_k, present_v)
-// becomes the subgraph above reading past_k / past_v (now the engine's buffers) and the two bias inputs,
+// becomes one of the two above reading past_k / past_v (now the engine's buffers) and the mask inputs,
 // and the graph outputs `new_key_values.{i}.key/value`: the new positions' keys (after RoPE) and values,
-// [B, S, kvH·hd]. The engine writes those into its buffer (src/core/model.ts); it never reads a whole
-// cache back. RoPE stays the graph's own RotaryEmbedding nodes fed by position_ids; the attention mask
-// input and the nodes that built the additive mask from it are removed.
+// [B, S, kvH·hd]. RoPE stays the graph's own RotaryEmbedding nodes fed by position_ids; the attention
+// mask input and the nodes that built the additive mask from it are removed.
 //
 // (ONNX Runtime can also write the new positions into the cache buffer itself, through
 // GroupQueryAttention with the same memory passed as past_key and as a pre-allocated present_key; but
@@ -41,7 +47,7 @@ type NodeProto = onnxProto.onnx.INodeProto;
 const { onnx } = onnxProto;
 
 /**
- * The two inputs the derived graph adds, float32 additive masks (0 = attend, −∞ = not), with G = query
+ * The `plain` variant's two inputs, float32 additive masks (0 = attend, −∞ = not), with G = query
  * heads per KV head and each query's row repeated for its G heads (row g·S + s is query s):
  * - `attn_bias_past` [batch, 1, G·S, capacity]: 0 at a row's cached positions (p < len_b), else −∞;
  * - `attn_bias_new` [batch, 1, G·S, S]: 0 where new token s may see new token t (t ≤ s and t is not
@@ -215,7 +221,7 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
       const c = consumers.get(t) ?? [];
       if (c.length !== 1 || c[0].opType !== 'Identity' || c[0].output?.[0] !== name) throw notDerivable(`${name} is not the Attention's own output`);
     }
-    // The graph outputs become the new positions' keys and values: GQA's own inputs k, v (after RoPE).
+    // The graph outputs become the new positions' keys and values: the op's own inputs k, v (after RoPE).
     newOutputs.push({ name: newKeyValueName(layer, 'key'), value: n.input![1], width: KV * headDim });
     newOutputs.push({ name: newKeyValueName(layer, 'value'), value: n.input![2], width: KV * headDim });
     const scaleAttr = (n.attribute ?? []).find((a) => a.name === 'scale');
