@@ -4,7 +4,9 @@
 // defaults, and with our ONNX Runtime settings), our exported graph (fused ONNX ops) against the
 // primitive-op export of the same weights, decode steps on the 1-thread decode session against the
 // main session, and speculative decoding against the target alone.
-// Every ratio compares numbers from the same run; each timing is the best of `--reps` interleaved runs.
+// Every ratio compares numbers from the same run; each timing is the best of `--reps` interleaved runs,
+// and the ratios of the main sections are the median over repetitions of the two timings taken side by
+// side in one repetition (a burst of load from other work then slows both).
 //
 // Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--reps R] [--threads T]
 //          [--only gen,long,graph,threads,spec] [--draft DIR --target DIR]
@@ -55,7 +57,7 @@ const contexts = ['Lily had a cat.', 'Tom went to the park.', 'The sun was hot.'
 /** Our sessions' ONNX Runtime settings with `threads` intra-op threads (transformers.js has one session for every step). */
 const ortSettings = (threads: number) => ({ intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
 
-console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session on the CPU); best of ${REPS}; ms per generated token (prefill included)\n`);
+console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op threads, spinning off (small models decode on a 1-thread session on the CPU); best of ${REPS}; ms per generated token (prefill included); ratios: median of ${REPS} same-repetition ratios\n`);
 
 /** Loads a model on --device and says where it runs (a provider that cannot load falls back to the CPU, with a note). */
 async function load(dir: string, opts: { decodeThreads?: number; logitsToKeep?: boolean; raggedCache?: boolean } = {}): Promise<CausalLM> {
@@ -71,11 +73,35 @@ async function time(f: () => Promise<number>): Promise<number> {
   return (performance.now() - t0) / n;
 }
 
+/** Each timing's per-repetition values, by the object `interleaved` returned. */
+const perRep = new WeakMap<Record<string, number>, Record<string, number[]>>();
+
 /** Runs every named measurement `reps` times, interleaved (a busy machine slows all alike), keeping each one's best. */
 async function interleaved(reps: number, runs: Record<string, () => Promise<number>>): Promise<Record<string, number>> {
   const best: Record<string, number> = Object.fromEntries(Object.keys(runs).map((k) => [k, Infinity]));
-  for (let r = 0; r < reps; r++) for (const [k, f] of Object.entries(runs)) best[k] = Math.min(best[k]!, await time(f));
+  const all: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  for (let r = 0; r < reps; r++) {
+    for (const [k, f] of Object.entries(runs)) {
+      const ms = await time(f);
+      all[k]!.push(ms);
+      best[k] = Math.min(best[k]!, ms);
+    }
+  }
+  perRep.set(best, all);
   return best;
+}
+
+/**
+ * a / b as the median over repetitions of the two timings taken side by side in the same repetition:
+ * a burst of load from other work slows both, so it cancels, where it would skew one best-of.
+ */
+function ratio(t: Record<string, number>, a: string | string[], b: string | string[]): number {
+  const all = perRep.get(t)!;
+  // Several keys: their sum per repetition (e.g. one run per prompt).
+  const sum = (keys: string | string[], i: number) => [keys].flat().reduce((s, k) => s + all[k]![i]!, 0);
+  const r = all[[a].flat()[0]!]!.map((_, i) => sum(a, i) / sum(b, i)).sort((x, y) => x - y);
+  const m = r.length >> 1;
+  return r.length % 2 ? r[m]! : (r[m - 1]! + r[m]!) / 2;
 }
 
 /** A prompt of about `tokens` tokens (at most that many): one sentence repeated, cut at a word. */
@@ -154,16 +180,16 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   await tfDecode?.dispose();
   console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions}), on ${lm.provider}`);
   console.log(`single expert                     ${t.single!.toFixed(3)}`);
-  console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${(t.poe2! / t.single!).toFixed(2)}× single (goal ≤ 1.15)`);
-  console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${(t.poe4! / t.single!).toFixed(2)}× single (goal ≤ 1.5)`);
+  console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${ratio(t, 'poe2', 'single').toFixed(2)}× single (goal ≤ 1.15)`);
+  console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${ratio(t, 'poe4', 'single').toFixed(2)}× single (goal ≤ 1.5)`);
   if (padded) {
-    console.log(`  the padded cache instead: single ${t.singleP!.toFixed(3)}, PoE-2 ${t.poe2P!.toFixed(3)} (${(t.poe2P! / t.singleP!).toFixed(2)}×), PoE-4 ${t.poe4P!.toFixed(3)} (${(t.poe4P! / t.singleP!).toFixed(2)}×); the ragged cache is ${(t.singleP! / t.single!).toFixed(2)}× / ${(t.poe2P! / t.poe2!).toFixed(2)}× / ${(t.poe4P! / t.poe4!).toFixed(2)}× faster`);
+    console.log(`  the padded cache instead: single ${t.singleP!.toFixed(3)}, PoE-2 ${t.poe2P!.toFixed(3)} (${ratio(t, 'poe2P', 'singleP').toFixed(2)}×), PoE-4 ${t.poe4P!.toFixed(3)} (${ratio(t, 'poe4P', 'singleP').toFixed(2)}×); the ragged cache is ${ratio(t, 'singleP', 'single').toFixed(2)}× / ${ratio(t, 'poe2P', 'poe2').toFixed(2)}× / ${ratio(t, 'poe4P', 'poe4').toFixed(2)}× faster`);
   } else console.log('  (this model has no ragged cache: the padded one served)');
   if (seed2 < Infinity) console.log(`seed's loop, 2 experts            ${seed2.toFixed(3)}   ours PoE-2 is ${(seed2 / t.poe2!).toFixed(1)}× faster (goal ≥ 20 at 256 new tokens)`);
-  if (t.tfDefault) console.log(`transformers.js, its defaults     ${t.tfDefault.toFixed(3)}   ours single is ${(t.tfDefault / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
-  if (t.tfMatched) console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched.toFixed(3)}   ours single is ${(t.tfMatched / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
+  if (t.tfDefault) console.log(`transformers.js, its defaults     ${t.tfDefault.toFixed(3)}   ours single is ${ratio(t, 'tfDefault', 'single').toFixed(2)}× faster (goal ≥ 1.3)   [ORT defaults: threads = cores, spinning on]`);
+  if (t.tfMatched) console.log(`transformers.js, ${THREADS} threads, no spin  ${t.tfMatched.toFixed(3)}   ours single is ${ratio(t, 'tfMatched', 'single').toFixed(2)}× faster (goal ≥ 1.3)   [our main session's settings]`);
   if (!TFJS) console.log('transformers.js: left out (--no-tfjs, or --device other than cpu)');
-  if (t.tfDecode) console.log(`transformers.js, ${lm.decodeThreads} thread           ${t.tfDecode.toFixed(3)}   ours single is ${(t.tfDecode / t.single!).toFixed(2)}× faster (goal ≥ 1.3)   [our decode session's settings]`);
+  if (t.tfDecode) console.log(`transformers.js, ${lm.decodeThreads} thread           ${t.tfDecode.toFixed(3)}   ours single is ${ratio(t, 'tfDecode', 'single').toFixed(2)}× faster (goal ≥ 1.3)   [our decode session's settings]`);
   // A long prompt (a context to continue, as in the editor): prefill dominates. Ours computes the LM head
   // on the last position only (num_logits_to_keep); transformers.js, and ours without it, on every one.
   const full = await load(dir, { logitsToKeep: false });
@@ -181,14 +207,14 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   const promptTokens = lm.tokenizer.encode(long).length + 1;
   console.log(`long prompt (${promptTokens} tokens) + ${L} new, ms per new token:`);
   console.log(`  ours                            ${tl.ours!.toFixed(3)}`);
-  console.log(`  ours, logits at every position  ${tl.full!.toFixed(3)}   keeping the last position only is ${(tl.full! / tl.ours!).toFixed(2)}× faster`);
-  if (tl.tf) console.log(`  transformers.js, ${THREADS} threads, no spin ${tl.tf.toFixed(3)}   ours is ${(tl.tf / tl.ours!).toFixed(2)}× faster (goal ≥ 1.3)`);
+  console.log(`  ours, logits at every position  ${tl.full!.toFixed(3)}   keeping the last position only is ${ratio(tl, 'full', 'ours').toFixed(2)}× faster`);
+  if (tl.tf) console.log(`  transformers.js, ${THREADS} threads, no spin ${tl.tf.toFixed(3)}   ours is ${ratio(tl, 'tf', 'ours').toFixed(2)}× faster (goal ≥ 1.3)`);
   if (padded) {
     // PoE-2 over a long context and a short one: the padded cache pads the short row to the long one.
     const longCtx = longPrompt(lm, lm.maxPositions - 96);
     const two = (m: CausalLM) => async () => (await generatePoeAll([{ model: m, context: longCtx }, { model: m, context: contexts[1]! }], { maxTokens: L, stopAtEos: false, sampling: { temperature: 0 } })).ids.length;
     const tr = await interleaved(REPS, { ragged: two(lm), padded: two(padded) });
-    console.log(`PoE-2 over a ${lm.tokenizer.encode(longCtx).length + 1}-token and a ${lm.tokenizer.encode(contexts[1]!).length + 1}-token context + ${L} new: ragged cache ${tr.ragged!.toFixed(3)}, padded ${tr.padded!.toFixed(3)} ms per new token → ${(tr.padded! / tr.ragged!).toFixed(2)}× faster`);
+    console.log(`PoE-2 over a ${lm.tokenizer.encode(longCtx).length + 1}-token and a ${lm.tokenizer.encode(contexts[1]!).length + 1}-token context + ${L} new: ragged cache ${tr.ragged!.toFixed(3)}, padded ${tr.padded!.toFixed(3)} ms per new token → ${ratio(tr, 'padded', 'ragged').toFixed(2)}× faster`);
     await padded.dispose();
   }
   console.log('');
@@ -211,8 +237,8 @@ async function benchGraph(name: string, weights: string, tokenizerDir: string, w
   await one(primitive)();
   const t = await interleaved(REPS, { fused1: one(fused), prim1: one(primitive), fused4: four(fused), prim4: four(primitive) });
   console.log(`## graph: ${name}, ${N} new tokens — primitive-op export (before) vs fused ONNX ops (now), same weights`);
-  console.log(`single expert   primitive ${t.prim1!.toFixed(3)}   fused ${t.fused1!.toFixed(3)}   ${(t.prim1! / t.fused1!).toFixed(2)}× faster`);
-  console.log(`PoE, 4 experts  primitive ${t.prim4!.toFixed(3)}   fused ${t.fused4!.toFixed(3)}   ${(t.prim4! / t.fused4!).toFixed(2)}× faster\n`);
+  console.log(`single expert   primitive ${t.prim1!.toFixed(3)}   fused ${t.fused1!.toFixed(3)}   ${ratio(t, 'prim1', 'fused1').toFixed(2)}× faster`);
+  console.log(`PoE, 4 experts  primitive ${t.prim4!.toFixed(3)}   fused ${t.fused4!.toFixed(3)}   ${ratio(t, 'prim4', 'fused4').toFixed(2)}× faster\n`);
   await fused.dispose();
   await primitive.dispose();
 }
@@ -231,8 +257,8 @@ async function benchDecodeThreads(name: string, dir: string) {
   for (const f of Object.values(runs)) await f();
   const t = await interleaved(REPS, runs);
   console.log(`## decode threads: ${name}, ${N} new tokens — decode steps on the main ${THREADS}-thread session vs on the ${split.decodeThreads}-thread decode session (default)`);
-  console.log(`single expert   ${THREADS} threads ${t.one1!.toFixed(3)}   ${split.decodeThreads} thread ${t.split1!.toFixed(3)}   ${(t.one1! / t.split1!).toFixed(2)}× faster`);
-  console.log(`PoE, 4 experts  ${THREADS} threads ${t.one4!.toFixed(3)}   ${split.decodeThreads} thread ${t.split4!.toFixed(3)}   ${(t.one4! / t.split4!).toFixed(2)}× faster\n`);
+  console.log(`single expert   ${THREADS} threads ${t.one1!.toFixed(3)}   ${split.decodeThreads} thread ${t.split1!.toFixed(3)}   ${ratio(t, 'one1', 'split1').toFixed(2)}× faster`);
+  console.log(`PoE, 4 experts  ${THREADS} threads ${t.one4!.toFixed(3)}   ${split.decodeThreads} thread ${t.split4!.toFixed(3)}   ${ratio(t, 'one4', 'split4').toFixed(2)}× faster\n`);
   await split.dispose();
   await one.dispose();
 }
@@ -261,13 +287,14 @@ async function benchSpeculative(draftDir: string, targetDir: string) {
   console.log(`## speculative (greedy): draft ${draftDir} → target ${targetDir}, ${N} new tokens per prompt`);
   const alone = prompts.reduce((s, p) => s + best[`alone|${p}`]!, 0);
   const draftAlone = prompts.reduce((s, p) => s + best[`draft|${p}`]!, 0);
-  console.log(`target alone: ${(alone / prompts.length).toFixed(3)} ms/token, draft alone: ${(draftAlone / prompts.length).toFixed(3)} ms/token (${(draftAlone / alone).toFixed(2)} of the target; means over ${prompts.length} prompts)`);
+  console.log(`target alone: ${(alone / prompts.length).toFixed(3)} ms/token, draft alone: ${(draftAlone / prompts.length).toFixed(3)} ms/token (${ratio(best, prompts.map((p) => `draft|${p}`), prompts.map((p) => `alone|${p}`)).toFixed(2)} of the target; means over ${prompts.length} prompts)`);
   for (const k of ks) {
     const spec = prompts.reduce((s, p) => s + best[`k${k}|${p}`]!, 0);
     const acc = prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.accepted, 0) / prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.proposed, 0);
     const tpf = prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.tokens, 0) / prompts.reduce((s, p) => s + stats[`k${k}|${p}`]!.targetForwards, 0);
-    const per = prompts.map((p) => `${JSON.stringify(p)} ${(best[`alone|${p}`]! / best[`k${k}|${p}`]!).toFixed(2)}×`).join(', ');
-    console.log(`k=${k}: ${(spec / prompts.length).toFixed(3)} ms/token → ${(alone / spec).toFixed(2)}× (goal ≥ 1.8); acceptance ${(acc * 100).toFixed(1)}%, ${tpf.toFixed(2)} tokens/target forward; per prompt: ${per}`);
+    const per = prompts.map((p) => `${JSON.stringify(p)} ${ratio(best, `alone|${p}`, `k${k}|${p}`).toFixed(2)}×`).join(', ');
+    const speedup = ratio(best, prompts.map((p) => `alone|${p}`), prompts.map((p) => `k${k}|${p}`));
+    console.log(`k=${k}: ${(spec / prompts.length).toFixed(3)} ms/token → ${speedup.toFixed(2)}× (goal ≥ 1.8); acceptance ${(acc * 100).toFixed(1)}%, ${tpf.toFixed(2)} tokens/target forward; per prompt: ${per}`);
   }
   console.log('');
   await d.dispose();
