@@ -178,7 +178,7 @@ async function benchModel(name: string, dir: string, nAsked: number) {
   await tfDefault?.dispose();
   await tfMatched?.dispose();
   await tfDecode?.dispose();
-  console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions}), on ${lm.provider}`);
+  console.log(`## ${name}: ${N} new tokens (context ${lm.maxPositions}), on ${lm.provider}; decoding on the ${String(lm.describe({ parameters: true }).decodeCache)} cache`);
   console.log(`single expert                     ${t.single!.toFixed(3)}`);
   console.log(`PoE, 2 experts (batched)          ${t.poe2!.toFixed(3)}   ${ratio(t, 'poe2', 'single').toFixed(2)}× single (goal ≤ 1.15)`);
   console.log(`PoE, 4 experts (batched)          ${t.poe4!.toFixed(3)}   ${ratio(t, 'poe4', 'single').toFixed(2)}× single (goal ≤ 1.5)`);
