@@ -75,7 +75,7 @@ export type CacheAttention = 'plain' | 'fused';
 /**
  * Floats per layer and row of a cache at the model's full context (positions × kvHeads × headDim) from
  * which the plain variant is the default. Measured (ORT run alone, 1 thread, 1–4 rows): stories260K
- * (512 × 32) fused 10–25% faster; english-base (256 × 128) within ±10% either way; a random 11M Llama
+ * (512 × 32) fused 15–30% faster; english-base (256 × 128) within ±11% either way; a random 11M Llama
  * (1024 × 128) plain up to 1.3× faster at 900 cached positions (docs/performance.md).
  */
 export const PLAIN_ATTENTION_MIN_CACHE = 65_536;
@@ -102,13 +102,13 @@ function attrInt(n: NodeProto, name: string): number | undefined {
 /** Constant initializers of the derived graph (shapes, split sizes), each made once and shared by the layers. */
 class Consts {
   readonly tensors: onnxProto.onnx.ITensorProto[] = [];
-  private readonly names = new Map<string, string>();
+  private readonly names = new Set<string>();
   /** An int64 [n] constant. */
   i64(values: number[]): string {
     const key = `lens_cache_i64_${values.join('_').replace(/-/g, 'm')}`;
     if (!this.names.has(key)) {
       this.tensors.push(onnx.TensorProto.create({ name: key, dataType: dtypeCode('int64'), dims: [values.length], int64Data: values }));
-      this.names.set(key, key);
+      this.names.add(key);
     }
     return key;
   }
@@ -117,7 +117,7 @@ class Consts {
     const key = `lens_cache_f32_${tag}`;
     if (!this.names.has(key)) {
       this.tensors.push(onnx.TensorProto.create({ name: key, dataType: dtypeCode('float32'), dims: [], floatData: [value] }));
-      this.names.set(key, key);
+      this.names.add(key);
     }
     return key;
   }
