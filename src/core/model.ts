@@ -15,7 +15,7 @@ import { countParameters } from './onnx/inspect';
 import { deriveEarlyExits, derivableLayers } from './onnx/early-exit';
 import { deriveLogitsToKeep, LOGITS_TO_KEEP } from './onnx/logits-to-keep';
 import onnxProto from 'onnx-proto';
-import { inPlaceCacheModel, newKeyValueName, ATTN_BIAS, ATTN_BIAS_NEW, ATTN_BIAS_PAST, defaultCacheAttention, type CacheAttention } from './onnx/in-place-cache';
+import { inPlaceCacheModel, newKeyValueName, ATTN_BIAS, ATTN_BIAS_NEW, ATTN_BIAS_PAST, type CacheAttention } from './onnx/in-place-cache';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu';
 
@@ -49,7 +49,8 @@ export interface LoadOptions {
   raggedCache?: boolean;
   /**
    * How the ragged cache's graph attends over the cache buffer (src/core/onnx/in-place-cache.ts,
-   * CacheAttention); default by the size of a row's cache at the model's full context.
+   * CacheAttention): 'fused' (default) or 'plain', which is faster once rows hold several hundred
+   * cached positions of a model with wide keys.
    */
   cacheAttention?: CacheAttention;
 }
@@ -271,7 +272,7 @@ export class CausalLM {
     readonly decodeThreads: number = threads,
     private readonly raggedAllowed = false,
     /** The ragged cache graph's attention (LoadOptions.cacheAttention). */
-    readonly cacheAttention: CacheAttention = 'plain',
+    readonly cacheAttention: CacheAttention = 'fused',
   ) {
     this.head = new ScoringHead(threads);
   }
@@ -411,7 +412,7 @@ export class CausalLM {
       const decodeThreads = opts.decodeThreads ?? (small ? 1 : threads);
       if (!(Number.isInteger(decodeThreads) && decodeThreads >= 1)) throw new LensError('bad-argument', `decodeThreads must be a positive integer, got ${decodeThreads}`);
       const ragged = (opts.raggedCache ?? true) && provider === 'cpu';
-      const cacheAttention = opts.cacheAttention ?? defaultCacheAttention(config.maxPositions, config.numKvHeads, config.headDim);
+      const cacheAttention = opts.cacheAttention ?? 'fused';
       if (cacheAttention !== 'plain' && cacheAttention !== 'fused') throw new LensError('bad-argument', `cacheAttention must be plain or fused, got ${String(cacheAttention)}`);
       return new CausalLM(dir, onnxPath, config, tokenizer, io, vocab, provider, providerNote, session, graphSource, threads, decodeThreads, ragged, cacheAttention);
     } catch (e) {

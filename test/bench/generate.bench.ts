@@ -11,14 +11,17 @@
 // Usage: npm run bench:generate [-- --model DIR] [--tokens N] [--reps R] [--threads T]
 //          [--only gen,long,graph,threads,spec] [--draft DIR --target DIR]
 //          [--device cpu|webgpu|cuda] [--no-tfjs] [--no-seed] [--llama DIM,LAYERS,HEADS,KV_HEADS,FFN]
+//          [--cache-attention fused|plain]
 // --device runs our engine on that execution provider (transformers.js is then left out: it is
 // compared on the CPU only); --no-seed leaves out the seed's loop (a full recompute per token, too
-// slow for large models on a CPU); --llama sets the shape of the `long` section's random Llama.
+// slow for large models on a CPU); --llama sets the shape of the `long` section's random Llama;
+// --cache-attention picks how the ragged cache attends (LoadOptions.cacheAttention; default fused).
 // Run it with background training paused: tools/train/paused.sh npm run bench:generate
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CausalLM, estimateParameters, type Provider } from '../../src/core/model';
+import type { CacheAttention } from '../../src/core/onnx/in-place-cache';
 import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
 import { expertPromptIds } from '../../src/core/decoding/experts';
@@ -40,9 +43,11 @@ const { values: args } = parseArgs({
     'no-tfjs': { type: 'boolean' },
     'no-seed': { type: 'boolean' },
     llama: { type: 'string' },
+    'cache-attention': { type: 'string' },
   },
 });
 const DEVICE = (args.device ?? 'cpu') as Provider;
+const CACHE_ATTENTION = args['cache-attention'] as CacheAttention | undefined;
 if (!['cpu', 'webgpu', 'cuda'].includes(DEVICE)) throw new Error(`--device must be cpu, webgpu or cuda, got ${DEVICE}`);
 const TFJS = !args['no-tfjs'] && DEVICE === 'cpu';
 const N_ASKED = Number(args.tokens ?? 256);
@@ -61,7 +66,7 @@ console.log(`# bench:generate — our engine on ${DEVICE}: ${THREADS} intra-op t
 
 /** Loads a model on --device and says where it runs (a provider that cannot load falls back to the CPU, with a note). */
 async function load(dir: string, opts: { decodeThreads?: number; logitsToKeep?: boolean; raggedCache?: boolean } = {}): Promise<CausalLM> {
-  const lm = await CausalLM.load(dir, { threads: THREADS, provider: DEVICE, ...opts });
+  const lm = await CausalLM.load(dir, { threads: THREADS, provider: DEVICE, cacheAttention: CACHE_ATTENTION, ...opts });
   if (lm.provider !== DEVICE) console.log(`NOTE: ${lm.providerNote}`);
   return lm;
 }

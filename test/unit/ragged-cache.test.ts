@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CausalLM, selectRows, truncateState, type KvState } from '../../src/core/model';
-import { deriveInPlaceCache, defaultCacheAttention, type CacheAttention } from '../../src/core/onnx/in-place-cache';
+import { deriveInPlaceCache, type CacheAttention } from '../../src/core/onnx/in-place-cache';
 import { generateAll } from '../../src/core/generate';
 import { generatePoeAll } from '../../src/core/decoding/poe-generate';
 import { speculativeAll } from '../../src/core/decoding/speculative';
@@ -156,14 +156,10 @@ for (const attention of ['plain', 'fused'] as const) {
   });
 }
 
-test('the default cache attention follows the size of a row\'s cache', async () => {
-  assert.equal(defaultCacheAttention(512, 4, 8), 'fused'); // stories260K
-  assert.equal(defaultCacheAttention(256, 4, 32), 'fused'); // english-base
-  assert.equal(defaultCacheAttention(1024, 4, 32), 'plain'); // the bench's random 11M Llama
-  const big = makeTinyLlama(join(tempDir(), 'big'), { seed: 7, numLayers: 2, numHeads: 4, numKvHeads: 4, dim: 64, maxSeqLen: 1024 }); // 1024 × 4 × 16
-  const small = makeTinyLlama(join(tempDir(), 'small'), { seed: 7, numLayers: 2, numHeads: 4, numKvHeads: 2, dim: 64, maxSeqLen: 128 });
-  for (const [dir, want] of [[big.dir, 'plain'], [small.dir, 'fused']] as const) {
-    const lm = await CausalLM.load(dir);
+test('cache attention: fused by default, plain by option, anything else refused', async () => {
+  const fx = makeTinyLlama(join(tempDir(), 'opt'), { seed: 7, numLayers: 2, numHeads: 4, numKvHeads: 2, dim: 64, maxSeqLen: 128 });
+  for (const [opt, want] of [[undefined, 'fused'], ['plain', 'plain'], ['fused', 'fused']] as const) {
+    const lm = await CausalLM.load(fx.dir, opt ? { cacheAttention: opt } : {});
     try {
       assert.equal(lm.cacheAttention, want);
       assert.equal(lm.describe({ parameters: true }).decodeCache, `ragged (${want} attention)`);
@@ -171,7 +167,7 @@ test('the default cache attention follows the size of a row\'s cache', async () 
       await lm.dispose();
     }
   }
-  await assert.rejects(CausalLM.load(small.dir, { cacheAttention: 'other' as CacheAttention }), /cacheAttention must be plain or fused/);
+  await assert.rejects(CausalLM.load(fx.dir, { cacheAttention: 'other' as CacheAttention }), /cacheAttention must be plain or fused/);
 });
 
 test('graphs without the fused Attention layout keep the padded cache', async () => {

@@ -15,15 +15,16 @@
 // values, which the engine writes into its buffers (src/core/model.ts). It never reads a cache back.
 // A batched step reads the buffer's full capacity for every row (masked beyond each row's length).
 //
-// Two ways to attend (CacheAttention), chosen per model by the size of a row's cache:
-//   - `fused`: the layer's own `Attention` node, kept, with the buffer as its past and one additive mask
-//     `attn_bias` [B, 1, S, C + S]. One node per layer; the op concatenates the buffer and the new keys
-//     into an internal present, a copy of the buffer per step, cheap for small caches (the zoo models).
+// Two ways to attend (CacheAttention, LoadOptions.cacheAttention):
+//   - `fused` (the default): the layer's own `Attention` node, kept, with the buffer as its past and one
+//     additive mask `attn_bias` [B, 1, S, C + S]. One node per layer; the op concatenates the buffer and
+//     the new keys into an internal present, a copy of the buffer per step, cheap for short caches.
 //   - `plain`: attention written out in plain ops, masks `attn_bias_past` / `attn_bias_new`: both score
 //     blocks through one softmax (Concat on the key axis, Softmax, Split), output probs_past · V_cache +
 //     probs_new · V_new. Nothing copies the cache (ONNX Runtime fuses the transposes into its MatMuls),
 //     so a step reads each row's cache once, at the price of ~20 small nodes per layer: the better
-//     choice for large caches (a random 11M Llama at 900 positions, 4 rows: 2.8 against 3.5 ms a step).
+//     choice for long cached contexts (a random 11M Llama at 900 positions, 4 rows: 2.8 against 3.5 ms
+//     a step), slower for short ones.
 // Both replace this graph's first design, ONNX Runtime's GroupQueryAttention (com.microsoft): its CPU
 // kernel cleared a present buffer of the full capacity and copied each row's past into it once per
 // query head, every layer, every step (4.6 ms in the case above). docs/performance.md has the figures.
@@ -63,27 +64,18 @@ export const ATTN_BIAS = 'attn_bias';
 
 /**
  * How the derived graph attends over the cache buffer:
+ * - `fused` (the default): ONNX's own `Attention` op, kept, with the buffer as its past and ATTN_BIAS as
+ *   its mask. One node per layer, but the op concatenates past and new keys into an internal present:
+ *   a copy of the buffer per step.
  * - `plain`: the MatMul / Softmax subgraph above; a step reads each row's cache once, at the price of
- *   ~20 small nodes per layer;
- * - `fused`: ONNX's own `Attention` op, kept, with the buffer as its past and ATTN_BIAS as its mask. One
- *   node per layer, but the op concatenates past and new keys into an internal present: a copy of the
- *   buffer per step.
- * The copy is cheap and the nodes dear when a row's cache is small; the reverse when it is large.
+ *   ~20 small nodes per layer.
+ * The copy is cheap and the nodes dear while a row's cache is short; the reverse when it is long.
+ * Measured (docs/performance.md): generating 240–256 tokens from short contexts, `fused` was 5–8%
+ * faster end to end on english-base and on a random 11M Llama (V = 32,000); with 900 cached positions
+ * (that Llama, ORT's run alone) `plain` was 1.05× / 1.10× / 1.28× faster at 1 / 2 / 4 rows.
  */
 export type CacheAttention = 'plain' | 'fused';
 
-/**
- * Floats per layer and row of a cache at the model's full context (positions × kvHeads × headDim) from
- * which the plain variant is the default. Measured (ORT run alone, 1 thread, 1–4 rows): stories260K
- * (512 × 32) fused 15–30% faster; english-base (256 × 128) within ±11% either way; a random 11M Llama
- * (1024 × 128) plain up to 1.3× faster at 900 cached positions (docs/performance.md).
- */
-export const PLAIN_ATTENTION_MIN_CACHE = 65_536;
-
-/** The variant a model gets by default (see CacheAttention). */
-export function defaultCacheAttention(maxPositions: number, kvHeads: number, headDim: number): CacheAttention {
-  return maxPositions * kvHeads * headDim >= PLAIN_ATTENTION_MIN_CACHE ? 'plain' : 'fused';
-}
 /** Output names of the new positions' keys / values, [batch, seq, kvHeads·headDim]. */
 export const newKeyValueName = (layer: number, kind: 'key' | 'value'): string => `new_key_values.${layer}.${kind}`;
 
