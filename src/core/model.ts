@@ -620,38 +620,33 @@ export class CausalLM {
     // for its padding in every layer, and its attention grows with S²).
     const groups = 8 * realTotal >= 7 * batch * S ? [rows.map((_, b) => b)] : rows.map((_, b) => [b]);
 
-    if (!opts.state) {
-      // A prompt reads no cache, so the padded graph prefills it: its Attention is faster there than
-      // the cache-reading graphs (english-base, 192 tokens: 9–10 ms against 13 with either). Its cache,
-      // [rows, kvHeads, S, headDim] with the left padding first, is copied into the ragged buffers.
-      for (const idx of groups) {
-        const Sg = Math.max(...idx.map((b) => real[b]));
-        const p = await this.forward(
-          idx.map((b) => rows[b].slice(S - Sg)),
-          { newMask: opts.newMask && idx.map((b) => opts.newMask![b].subarray(S - Sg)), keepLast: keep },
-        );
-        for (let i = 0; i < 2 * L; i++) {
-          const src = p.state.tensors[i].data as Float32Array; // [rows, kvHeads, Sg, headDim]
-          const dst = store.bufs[i];
-          idx.forEach((b, bi) => {
-            for (let h = 0; h < KV; h++) {
-              const from = ((bi * KV + h) * Sg + Sg - real[b]) * hd;
-              dst.set(src.subarray(from, from + real[b] * hd), (b * KV + h) * cap * hd);
-            }
-          });
-        }
-        idx.forEach((b, bi) => logits.set(p.logits.subarray(bi * keep * V, (bi + 1) * keep * V), b * keep * V));
+    /**
+     * A new cache: a prompt reads no cache, so the padded graph prefills `idx`'s rows, its Attention being
+     * faster there than the cache-reading graphs (english-base, 192 tokens: 9–10 ms against 13 with
+     * either). Its cache, [rows, kvHeads, S, headDim] with the left padding first, is copied into the
+     * ragged buffers.
+     */
+    const prefill = async (idx: number[]) => {
+      const Sg = Math.max(...idx.map((b) => real[b]));
+      const p = await this.forward(
+        idx.map((b) => rows[b].slice(S - Sg)),
+        { newMask: opts.newMask && idx.map((b) => opts.newMask![b].subarray(S - Sg)), keepLast: keep },
+      );
+      for (let i = 0; i < 2 * L; i++) {
+        const src = p.state.tensors[i].data as Float32Array; // [rows, kvHeads, Sg, headDim]
+        const dst = store.bufs[i];
+        idx.forEach((b, bi) => {
+          for (let h = 0; h < KV; h++) {
+            const from = ((bi * KV + h) * Sg + Sg - real[b]) * hd;
+            dst.set(src.subarray(from, from + real[b] * hd), (b * KV + h) * cap * hd);
+          }
+        });
       }
-      store.version++;
-      return {
-        batch,
-        seq: keep,
-        vocab: V,
-        logits,
-        early: new Map(),
-        state: { batch, pastLen: Math.max(...real), tensors: [], mask: [], ragged: { store, lengths: [...real], version: store.version } },
-      };
-    }
+      idx.forEach((b, bi) => {
+        logits.set(p.logits.subarray(bi * keep * V, (bi + 1) * keep * V), b * keep * V);
+        lengths[b] = real[b];
+      });
+    };
 
     /** One run over `idx` rows (all rows, or one), each with `ids` [Sx] of which its last real[b] are tokens; writes their new keys / values and logits. */
     const run = async (idx: number[], ids: number[][], Sx: number) => {
@@ -688,7 +683,7 @@ export class CausalLM {
         feeds[ATTN_BIAS_PAST] = new ort.Tensor('float32', biasPast, [n, 1, G * Sx, C]);
         feeds[ATTN_BIAS_NEW] = new ort.Tensor('float32', biasNew, [n, 1, G * Sx, Sx]);
       } else feeds[ATTN_BIAS] = new ort.Tensor('float32', biasPast, [n, 1, Sx, C + Sx]);
-      if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([idx.some((b) => lengths[b] > 0) ? 1 : 0]), [1]);
+      if (this.io.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([C > 0 ? 1 : 0]), [1]);
       const k = Math.min(keep, Sx);
       if (ses.keep) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]); // [1]
       const per = KV * cap * hd;
@@ -729,7 +724,11 @@ export class CausalLM {
       idx.forEach((b, bi) => (lengths[b] += Sx - pad[bi]));
     };
 
-    for (const idx of groups) await run(idx, idx.length === batch ? rows : [rows[idx[0]].slice(S - real[idx[0]])], idx.length === batch ? S : real[idx[0]]);
+    for (const idx of groups) {
+      if (!opts.state) await prefill(idx);
+      else if (idx.length === batch) await run(idx, rows, S);
+      else await run(idx, [rows[idx[0]].slice(S - real[idx[0]])], real[idx[0]]); // one row, unpadded
+    }
     store.version++;
     return {
       batch,
