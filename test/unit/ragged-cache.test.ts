@@ -56,25 +56,23 @@ for (const attention of ['plain', 'fused'] as const) {
       assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'multi-token step');
       assert.deepEqual(r.state.ragged!.lengths, [15, 11]);
       assert.equal(r.state.pastLen, 15);
-      // A left-padded multi-token step on a filled cache, in one batched run (padding ≤ 1/8 of the tokens):
-      // padded tokens never enter the cache.
-      const rows8 = [[2, 3, 4, 5, 6, 7, 8, 9], [0, 11, 12, 13, 14, 15, 16, 17]];
-      const mask8 = [new Uint8Array(8).fill(1), Uint8Array.from([0, 1, 1, 1, 1, 1, 1, 1])];
-      const runs = lm.runStats.runs;
-      r = await lm.forward(rows8, { state: r.state, newMask: mask8, keepLast: 1 });
-      p = await padded.forward(rows8, { state: p.state, newMask: mask8, keepLast: 1 });
-      assert.equal(lm.runStats.runs - runs, 1, 'one batched run');
-      assert.deepEqual(r.state.ragged!.lengths, [23, 18]);
-      assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'left-padded step on a cache');
-      // Mostly padding: one run per row, unpadded.
-      const rowsP = [[21, 22, 23, 24], [0, 0, 0, 25]];
-      const maskP = [new Uint8Array(4).fill(1), Uint8Array.from([0, 0, 0, 1])];
-      const runs2 = lm.runStats.runs;
-      r = await lm.forward(rowsP, { state: r.state, newMask: maskP, keepLast: 1 });
-      p = await padded.forward(rowsP, { state: p.state, newMask: maskP, keepLast: 1 });
-      assert.equal(lm.runStats.runs - runs2, 2, 'a run per row');
-      assert.deepEqual(r.state.ragged!.lengths, [27, 19]);
-      assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, 'per-row step');
+      const cases = [
+        // A left-padded multi-token step on a filled cache, in one batched run (padding ≤ 1/8 of the
+        // tokens): padded tokens never enter the cache.
+        { rows: [[2, 3, 4, 5, 6, 7, 8, 9], [0, 11, 12, 13, 14, 15, 16, 17]], mask: [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], runs: 1, lengths: [23, 18], what: 'left-padded step on a cache (one batched run)' },
+        // Mostly padding: one run per row, unpadded.
+        { rows: [[21, 22, 23, 24], [0, 0, 0, 25]], mask: [1, 1, 1, 1, 0, 0, 0, 1], runs: 2, lengths: [27, 19], what: 'per-row step (a run per row)' },
+      ];
+      for (const c of cases) {
+        const width = c.rows[0].length;
+        const newMask = [Uint8Array.from(c.mask.slice(0, width)), Uint8Array.from(c.mask.slice(width))];
+        const runs = lm.runStats.runs;
+        r = await lm.forward(c.rows, { state: r.state, newMask, keepLast: 1 });
+        p = await padded.forward(c.rows, { state: p.state, newMask, keepLast: 1 });
+        assert.equal(lm.runStats.runs - runs, c.runs, c.what);
+        assert.deepEqual(r.state.ragged!.lengths, c.lengths);
+        assert.ok(maxAbsDiff(r.logits, p.logits) < TOL, c.what);
+      }
       for (let s = 0; s < 3; s++) {
         r = await lm.forward([[30 + s], [40 + s]], { state: r.state, keepLast: 1 });
         p = await padded.forward([[30 + s], [40 + s]], { state: p.state, keepLast: 1 });
