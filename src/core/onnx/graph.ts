@@ -53,7 +53,8 @@ export const attr = {
   string: (value: string): Attr => ({ kind: 'string', value }),
 };
 
-function encodeAttr(name: string, a: Attr): pb.IAttributeProto {
+/** An attribute as an AttributeProto (for graphs edited outside a GraphBuilder). */
+export function encodeAttr(name: string, a: Attr): pb.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
     case 'int':

@@ -42,7 +42,7 @@
 // after the run, which costs more than it saves: docs/performance.md.)
 import onnxProto from 'onnx-proto';
 import { LensError } from '../errors';
-import { dtypeCode, valueInfo } from './graph';
+import { attr, dtypeCode, encodeAttr, valueInfo, type Attr } from './graph';
 
 type NodeProto = onnxProto.onnx.INodeProto;
 const { onnx } = onnxProto;
@@ -84,7 +84,10 @@ function notDerivable(why: string): LensError {
 }
 
 
-const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+/** A node of the derived graph, its attributes encoded as graph.ts does. */
+function makeNode(name: string, opType: string, input: string[], output: string[], attrs: Record<string, Attr> = {}): NodeProto {
+  return onnx.NodeProto.create({ name, opType, input, output, attribute: Object.entries(attrs).map(([k, a]) => encodeAttr(k, a)) });
+}
 
 function attrInt(n: NodeProto, name: string): number | undefined {
   const a = (n.attribute ?? []).find((x) => x.name === name);
@@ -129,31 +132,26 @@ function attentionOverCache(
   const G = H / KV;
   const out: NodeProto[] = [];
   let count = 0;
-  const op = (opType: string, input: string[], attrs: Record<string, number | number[]> = {}, outputs = 1, name?: string): string[] => {
+  const op = (opType: string, input: string[], attrs: Record<string, Attr> = {}, outputs = 1, name?: string): string[] => {
     const output = name ? [name] : Array.from({ length: outputs }, () => `lens_cache/${layer}/${opType}_${count++}`);
-    const attribute = Object.entries(attrs).map(([k, v]) =>
-      Array.isArray(v)
-        ? onnx.AttributeProto.create({ name: k, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
-        : onnx.AttributeProto.create({ name: k, type: onnx.AttributeProto.AttributeType.INT, i: v }),
-    );
-    out.push(onnx.NodeProto.create({ name: `lens_cache/${layer}/${opType}_${count++}`, opType, input, output, attribute }));
+    out.push(makeNode(`lens_cache/${layer}/${opType}_${count++}`, opType, input, output, attrs));
     return output;
   };
   // Queries, scaled once: [B, S, H·hd] → [B, S, KV, G, hd] → [B, KV, G, S, hd] → [B, KV, G·S, hd].
   const qs = op('Mul', [io.q, consts.f32(scale, `scale_${layer}`)])[0];
-  const q = op('Reshape', [op('Transpose', [op('Reshape', [qs, consts.i64([0, 0, KV, G, hd])])[0]], { perm: [0, 2, 3, 1, 4] })[0], consts.i64([0, 0, -1, hd])])[0];
+  const q = op('Reshape', [op('Transpose', [op('Reshape', [qs, consts.i64([0, 0, KV, G, hd])])[0]], { perm: attr.ints([0, 2, 3, 1, 4]) })[0], consts.i64([0, 0, -1, hd])])[0];
   // The step's keys / values: [B, S, KV·hd] → [B, KV, S, hd].
-  const heads = (x: string) => op('Transpose', [op('Reshape', [x, consts.i64([0, 0, KV, hd])])[0]], { perm: [0, 2, 1, 3] })[0];
+  const heads = (x: string) => op('Transpose', [op('Reshape', [x, consts.i64([0, 0, KV, hd])])[0]], { perm: attr.ints([0, 2, 1, 3]) })[0];
   const kNew = heads(io.k);
   const vNew = heads(io.v);
-  const T = (x: string) => op('Transpose', [x], { perm: [0, 1, 3, 2] })[0]; // [B, KV, n, hd] → [B, KV, hd, n]
+  const T = (x: string) => op('Transpose', [x], { perm: attr.ints([0, 1, 3, 2]) })[0]; // [B, KV, n, hd] → [B, KV, hd, n]
   const scoresPast = op('Add', [op('MatMul', [q, T(io.pastK)])[0], ATTN_BIAS_PAST])[0]; // [B, KV, G·S, C]
   const scoresNew = op('Add', [op('MatMul', [q, T(kNew)])[0], ATTN_BIAS_NEW])[0]; // [B, KV, G·S, S]
-  const probs = op('Softmax', [op('Concat', [scoresPast, scoresNew], { axis: -1 })[0]], { axis: -1 })[0]; // [B, KV, G·S, C + S]
-  const [pPast, pNew] = op('Split', [probs, io.splitSizes], { axis: -1 }, 2);
+  const probs = op('Softmax', [op('Concat', [scoresPast, scoresNew], { axis: attr.int(-1) })[0]], { axis: attr.int(-1) })[0]; // [B, KV, G·S, C + S]
+  const [pPast, pNew] = op('Split', [probs, io.splitSizes], { axis: attr.int(-1) }, 2);
   const ctx = op('Add', [op('MatMul', [pPast, io.pastV])[0], op('MatMul', [pNew, vNew])[0]])[0]; // [B, KV, G·S, hd]
   // Back to [B, KV, G, S, hd] → [B, S, KV, G, hd] → [B, S, H·hd].
-  const back = op('Transpose', [op('Reshape', [ctx, consts.i64([0, 0, G, -1, hd])])[0]], { perm: [0, 3, 1, 2, 4] })[0];
+  const back = op('Transpose', [op('Reshape', [ctx, consts.i64([0, 0, G, -1, hd])])[0]], { perm: attr.ints([0, 3, 1, 2, 4]) })[0];
   op('Reshape', [back, consts.i64([0, 0, -1])], {}, 1, io.y);
   return out;
 }
@@ -164,12 +162,12 @@ function attentionOverCache(
  * through an Identity, and which has a position_ids input. Throws a LensError naming the reason for
  * anything else (GPT-2 and primitive-op graphs, float16 caches, head-combine exports).
  */
-export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, headDim: number, attention: CacheAttention = 'plain'): Uint8Array {
+export function deriveInPlaceCache(modelBytes: Uint8Array, numLayers: number, headDim: number, attention: CacheAttention = 'fused'): Uint8Array {
   return onnx.ModelProto.encode(inPlaceCacheModel(modelBytes, numLayers, headDim, attention)).finish();
 }
 
 /** deriveInPlaceCache's graph as a ModelProto, not encoded (enough to know whether there is one). */
-export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, headDim: number, attention: CacheAttention = 'plain'): onnxProto.onnx.ModelProto {
+export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, headDim: number, attention: CacheAttention = 'fused'): onnxProto.onnx.ModelProto {
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(modelBytes);
@@ -188,13 +186,8 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
 
   const newOutputs: { name: string; value: string; width: number }[] = [];
   const consts = new Consts();
-  // The key axis' split sizes [C, S] (cache capacity, new tokens), the same in every layer: int64 [2].
+  // plain: the key axis' split sizes [C, S] (cache capacity, new tokens), the same in every layer: int64 [2].
   const splitSizes = 'lens_cache/split_sizes';
-  const sizeNodes = [
-    onnx.NodeProto.create({ name: 'lens_cache/capacity', opType: 'Shape', input: ['past_key_values.0.key'], output: ['lens_cache/capacity'], attribute: [intAttr('start', 2), intAttr('end', 3)] }),
-    onnx.NodeProto.create({ name: 'lens_cache/new_tokens', opType: 'Shape', input: ['input_ids'], output: ['lens_cache/new_tokens'], attribute: [intAttr('start', 1), intAttr('end', 2)] }),
-    onnx.NodeProto.create({ name: 'lens_cache/split_sizes', opType: 'Concat', input: ['lens_cache/capacity', 'lens_cache/new_tokens'], output: [splitSizes], attribute: [intAttr('axis', 0)] }),
-  ];
   for (let layer = 0; layer < numLayers; layer++) {
     const pastK = `past_key_values.${layer}.key`;
     const pastV = `past_key_values.${layer}.value`;
@@ -229,7 +222,13 @@ export function inPlaceCacheModel(modelBytes: Uint8Array, numLayers: number, hea
       nodes[at] = onnx.NodeProto.create({ ...n, name: `${n.name || `attention_${layer}`}/over_cache`, input, output: [y, `${kAll}/internal`, `${vAll}/internal`] });
     }
   }
-  if (attention === 'plain') nodes.unshift(...sizeNodes);
+  if (attention === 'plain') {
+    nodes.unshift(
+      makeNode('lens_cache/capacity', 'Shape', ['past_key_values.0.key'], ['lens_cache/capacity'], { start: attr.int(2), end: attr.int(3) }),
+      makeNode('lens_cache/new_tokens', 'Shape', ['input_ids'], ['lens_cache/new_tokens'], { start: attr.int(1), end: attr.int(2) }),
+      makeNode(splitSizes, 'Concat', ['lens_cache/capacity', 'lens_cache/new_tokens'], [splitSizes], { axis: attr.int(0) }),
+    );
+  }
   // Outputs: logits (and anything else that is not a cache) stay; the present outputs go. A graph output
   // must be a value's own name, so each new key/value output is that value renamed throughout.
   const kept = (graph.output ?? []).filter((o) => !/^present\.\d+\.(key|value)$/.test(o.name ?? ''));
